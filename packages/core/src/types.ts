@@ -91,3 +91,26 @@ export interface RunResult {
   /** Fixed test images with paths (relative to the result file) of image, ground truth and prediction PNGs. */
   qualitative: { id: string; text: string; image: string; groundTruth: string; prediction: string }[];
 }
+
+/** One decoded, resized sample: what a dataset split hands to training and evaluation. */
+export interface SegSample {
+  id: string;
+  /** [H*W*C] row-major HWC, values in [0,1]. */
+  image: Float32Array;
+  /** [H*W], values {0,1}. */
+  mask: Uint8Array;
+  /** The report sentence for this image (raw, before LViT's text preprocessing). */
+  text: string;
+}
+
+/** A split of a prepared dataset at a fixed model size. */
+export interface SegSplit {
+  readonly dataset: string;
+  readonly split: 'train' | 'val' | 'test';
+  readonly size: number;
+  readonly height: number;
+  readonly width: number;
+  readonly channels: number;
+  readonly ids: readonly string[];
+  sample(index: number): SegSample;
+}

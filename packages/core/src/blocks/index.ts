@@ -1,1 +1,1 @@
-export {};
+export * from './conv-bn-relu.js';

@@ -29,8 +29,7 @@ export class Conv2d extends Module {
 
   forward(x: tf.Tensor4D, activation: 'linear' | 'relu' = 'linear'): tf.Tensor4D {
     const stride = this.opts.stride ?? 1;
-    const p = this.opts.padding ?? 'same';
-    const pad = typeof p === 'number' ? ([[0, 0], [p, p], [p, p], [0, 0]] as [number, number][]) : p;
+    const pad = this.opts.padding ?? 'same';
     return tf.fused.conv2d({
       x,
       filter: this.weight as tf.Tensor4D,
@@ -159,11 +158,12 @@ export class BatchNorm extends Module {
     const axes = x.shape.slice(0, -1).map((_, i) => i);
     const { mean, variance } = tf.moments(x, axes);
     const n = x.size / this.channels;
+    // The running-statistics update is outside the loss, so no gradient flows through it.
     tf.tidy(() => {
       const m = this.momentum;
       const unbiased = tf.mul(variance, n / Math.max(n - 1, 1));
-      this.runningMean.assign(tf.add(tf.mul(this.runningMean, 1 - m), tf.mul(tf.stopGradient(mean), m)));
-      this.runningVar.assign(tf.add(tf.mul(this.runningVar, 1 - m), tf.mul(tf.stopGradient(unbiased), m)));
+      this.runningMean.assign(tf.add(tf.mul(this.runningMean, 1 - m), tf.mul(mean, m)));
+      this.runningVar.assign(tf.add(tf.mul(this.runningVar, 1 - m), tf.mul(unbiased, m)));
     });
     return tf.batchNorm(x, mean, variance, this.beta, this.gamma, this.eps) as T;
   }
