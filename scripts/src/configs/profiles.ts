@@ -1,0 +1,107 @@
+import { baseModels, DataConfig, DatasetName, officialData, officialLearningRate, officialSchedule, ScheduleConfig } from './base.js';
+
+/**
+ * Profiles: which experiment matrix to run and at what fidelity. `paper` is the official setting;
+ * `quick` and `smoke` are reduced, and every result they write says so.
+ */
+export interface ProfileConfig {
+  name: string;
+  reduced: boolean;
+  description: string;
+  models: string[];
+  datasets: DatasetName[];
+  fractions: number[];
+  seeds: number[];
+  /** Model configs by model name (width, token grid, ...), merged over `baseModels`. */
+  modelConfigs: Record<string, Record<string, unknown>>;
+  schedules: Record<DatasetName, ScheduleConfig>;
+  data: Record<DatasetName, DataConfig>;
+  /** Text encoder: 'auto' takes BERT when a local copy exists, else the offline USE-lite substitute. */
+  textEncoder: 'auto' | 'bert' | 'use-lite' | 'tiny-random-bert';
+}
+
+const ALL_MODELS = ['unet', 'lvit-t', 'lvit-tw'];
+const ALL_DATASETS: DatasetName[] = ['monuseg', 'qata'];
+
+function perDataset<T>(make: (d: DatasetName) => T): Record<DatasetName, T> {
+  return { monuseg: make('monuseg'), qata: make('qata') };
+}
+
+function narrowed(base: number, tokenGrid: number): Record<string, Record<string, unknown>> {
+  return {
+    unet: { ...baseModels.unet, baseChannels: base },
+    'lvit-t': { ...baseModels['lvit-t'], baseChannels: base, tokenGrid },
+    'lvit-tw': { ...baseModels['lvit-tw'], baseChannels: base, tokenGrid },
+  };
+}
+
+export const paperProfile: ProfileConfig = {
+  name: 'paper',
+  reduced: false,
+  description: 'Official LViT settings: 224x224, full width, batch 2, up to 2000 epochs with patience 50. Meant for a GPU.',
+  models: ALL_MODELS,
+  datasets: ALL_DATASETS,
+  fractions: [25, 50, 100],
+  seeds: [666],
+  modelConfigs: baseModels,
+  schedules: perDataset((d) => ({ ...officialSchedule, lr0: officialLearningRate[d] })),
+  data: officialData,
+  textEncoder: 'auto',
+};
+
+export const quickProfile: ProfileConfig = {
+  name: 'quick',
+  reduced: true,
+  description:
+    'Reduced compute for a 2-core CPU (about an hour for the matrix): 128x128 input, base width 16 (1/4 of the paper), ' +
+    'LViT token grid 8x8, batch 4, few epochs, QaTa on seeded subsets. Not comparable to the paper as equals.',
+  models: ALL_MODELS,
+  datasets: ALL_DATASETS,
+  fractions: [25, 50, 100],
+  seeds: [666],
+  modelConfigs: narrowed(16, 8),
+  schedules: {
+    monuseg: { ...officialSchedule, batchSize: 4, maxEpochs: 30, patience: 10, lr0: officialLearningRate.monuseg, minSaveEpoch: 1 },
+    qata: { ...officialSchedule, batchSize: 4, maxEpochs: 4, patience: 2, lr0: officialLearningRate.qata, minSaveEpoch: 1 },
+  },
+  data: {
+    monuseg: { imageSize: 128, qualitativeCount: 3 },
+    qata: { imageSize: 128, limits: { train: 400, val: 100, test: 300 }, qualitativeCount: 3 },
+  },
+  textEncoder: 'auto',
+};
+
+export const smokeProfile: ProfileConfig = {
+  name: 'smoke',
+  reduced: true,
+  description:
+    'CI smoke test: every model and dataset on tiny subsets at 64x64, width 8, 2 epochs of 3 steps. Checks the pipeline end to end; its numbers mean nothing.',
+  models: ALL_MODELS,
+  datasets: ALL_DATASETS,
+  fractions: [50, 100],
+  seeds: [666],
+  modelConfigs: narrowed(8, 4),
+  schedules: perDataset((d) => ({
+    ...officialSchedule,
+    batchSize: 2,
+    maxEpochs: 2,
+    patience: 2,
+    lr0: officialLearningRate[d],
+    minSaveEpoch: 1,
+    maxStepsPerEpoch: 3,
+  })),
+  data: perDataset(() => ({ imageSize: 64, limits: { train: 8, val: 4, test: 6 }, qualitativeCount: 2 })),
+  textEncoder: 'auto',
+};
+
+export const PROFILES: Record<string, ProfileConfig> = {
+  smoke: smokeProfile,
+  quick: quickProfile,
+  paper: paperProfile,
+};
+
+export function getProfile(name: string): ProfileConfig {
+  const profile = PROFILES[name];
+  if (!profile) throw new Error(`Unknown profile '${name}'. Profiles: ${Object.keys(PROFILES).join(', ')}`);
+  return profile;
+}

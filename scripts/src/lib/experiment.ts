@@ -1,0 +1,226 @@
+import * as tf from '@tensorflow/tfjs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import {
+  BackendInfo,
+  createModel,
+  evaluateModel,
+  getModelEntry,
+  RunResult,
+  SegSplit,
+  TextEncoderInfo,
+  trainModel,
+} from '@lvit-bench/core';
+import { augmentLViT, drawLabeledSubset, PreparedDataset, subsetSplit, writePng } from '@lvit-bench/datasets';
+import { writeJsonAtomic } from './atomic.js';
+import type { ProfileConfig } from '../configs/profiles.js';
+import type { DatasetName } from '../configs/base.js';
+
+/** One cell of the experiment matrix. */
+export interface RunSpec {
+  model: string;
+  dataset: DatasetName;
+  labelFraction: number;
+  seed: number;
+}
+
+/** What every run of one dataset shares: prepared data, text features and provenance. */
+export interface RunContext {
+  profile: ProfileConfig;
+  data: PreparedDataset;
+  channelOrder: 'bgr' | 'rgb';
+  text: { lookup: (text: string) => Float32Array; shape: [number, number]; info: TextEncoderInfo } | null;
+  backend: BackendInfo;
+  git: { commit: string; dirty: boolean };
+  runsRoot: string;
+  resume: boolean;
+  log: (msg: string) => void;
+}
+
+export function runDirOf(runsRoot: string, profile: string, spec: RunSpec): string {
+  return join(runsRoot, profile, spec.dataset, spec.model, `f${spec.labelFraction}`, `s${spec.seed}`);
+}
+
+export function runIdOf(profile: string, spec: RunSpec): string {
+  return `${profile}/${spec.dataset}/${spec.model}/f${spec.labelFraction}/s${spec.seed}`;
+}
+
+/**
+ * Train, evaluate and write `result.json` for one run. A run whose result exists is skipped; an
+ * interrupted one resumes from its last checkpoint when `ctx.resume` is set, else starts over.
+ */
+export async function runExperiment(spec: RunSpec, ctx: RunContext): Promise<RunResult | 'skipped'> {
+  const { profile, data, log } = ctx;
+  const dir = runDirOf(ctx.runsRoot, profile.name, spec);
+  const resultPath = join(dir, 'result.json');
+  const runId = runIdOf(profile.name, spec);
+  if (existsSync(resultPath)) {
+    log(`${runId}: complete, skipped (delete ${relative(process.cwd(), resultPath)} to run it again)`);
+    return 'skipped';
+  }
+  const interrupted = existsSync(join(dir, 'checkpoint'));
+  if (interrupted && !ctx.resume) {
+    log(`${runId}: found an interrupted run; starting over (pass --resume to continue it instead)`);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  mkdirSync(dir, { recursive: true });
+
+  const startedAt = new Date();
+  const schedule = profile.schedules[spec.dataset];
+  const imageSize = profile.data[spec.dataset].imageSize;
+  const entry = getModelEntry(spec.model);
+  const textShape = entry.usesText ? requireText(ctx, spec.model).shape : undefined;
+  const modelConfig = {
+    ...profile.modelConfigs[spec.model],
+    imageSize,
+    ...(textShape ? { textTokens: textShape[0], textDim: textShape[1] } : {}),
+  };
+
+  const labels = drawLabeledSubset(data.train.ids, spec.labelFraction / 100, spec.seed);
+  const labelManifest = writeLabels(dir, spec, labels);
+  const train = subsetSplit(data.train, labels.labeled);
+
+  const model = createModel(spec.model, { ...modelConfig, seed: spec.seed });
+  try {
+    const textFeatures = entry.usesText ? ctx.text!.lookup : undefined;
+    log(`${runId}: training ${spec.model} (${model.parameterCount().toLocaleString('en-US')} params) on ${train.size} labeled images`);
+    const outcome = await trainModel({
+      model,
+      data: { train, val: data.val },
+      augment: (s, rng) => augmentLViT(s, train.height, train.width, train.channels, rng),
+      textFeatures,
+      textShape,
+      batchSize: schedule.batchSize,
+      maxEpochs: schedule.maxEpochs,
+      patience: schedule.patience,
+      lr0: schedule.lr0,
+      lrFloor: schedule.lrFloor,
+      t0: schedule.t0,
+      minSaveEpoch: schedule.minSaveEpoch,
+      maxStepsPerEpoch: schedule.maxStepsPerEpoch,
+      seed: spec.seed,
+      runDir: dir,
+      resume: ctx.resume,
+      progress: true,
+      log,
+    });
+
+    const qualitativeIds = [...data.test.ids].sort().slice(0, profile.data[spec.dataset].qualitativeCount);
+    const test = await evaluateModel(model, data.test, {
+      batchSize: schedule.batchSize,
+      textFeatures,
+      textShape,
+      convention: 'test',
+      keepPredictions: qualitativeIds,
+    });
+    const qualitative = await writeQualitative(dir, data.test, qualitativeIds, test.predictions, ctx.channelOrder);
+    const finishedAt = new Date();
+
+    const result: RunResult = {
+      schema: 'lvit-bench/run@1',
+      runId,
+      model: spec.model,
+      modelConfig,
+      paramCount: model.parameterCount(),
+      dataset: spec.dataset,
+      labelFraction: spec.labelFraction,
+      seed: spec.seed,
+      profile: { name: profile.name, reduced: profile.reduced, description: profile.description },
+      train: {
+        epochsRun: outcome.epochsRun,
+        maxEpochs: schedule.maxEpochs,
+        batchSize: schedule.batchSize,
+        imageSize,
+        trainImages: data.train.size,
+        labeledImages: train.size,
+        earlyStopped: outcome.earlyStopped,
+      },
+      provenance: {
+        backend: ctx.backend.name,
+        backendDetail: ctx.backend.detail,
+        device: ctx.backend.device,
+        gitCommit: ctx.git.commit,
+        gitDirty: ctx.git.dirty,
+        dataManifestHash: data.manifestHash,
+        labelManifest,
+        textEncoder: entry.usesText ? ctx.text!.info : null,
+        node: process.version,
+        startedAt: startedAt.toISOString(),
+        finishedAt: finishedAt.toISOString(),
+        wallTimeSec: (finishedAt.getTime() - startedAt.getTime()) / 1000,
+      },
+      val: { bestDice: outcome.bestValDice, bestEpoch: outcome.bestEpoch },
+      test: { dice: test.dice, iou: test.iou, n: test.perImage.length, perImage: test.perImage },
+      curves: outcome.curves,
+      qualitative,
+    };
+    writeJsonAtomic(resultPath, result);
+    log(`${runId}: test Dice ${(100 * test.dice).toFixed(2)} IoU ${(100 * test.iou).toFixed(2)} (n=${test.perImage.length})`);
+    return result;
+  } finally {
+    model.dispose();
+  }
+}
+
+function requireText(ctx: RunContext, model: string): NonNullable<RunContext['text']> {
+  if (!ctx.text) throw new Error(`Model '${model}' needs text features, but no text encoder was opened`);
+  return ctx.text;
+}
+
+/** The labeled subset of this run, written next to its result so the result can cite it. */
+function writeLabels(dir: string, spec: RunSpec, labels: { labeled: string[]; unlabeled: string[] }): string {
+  const path = join(dir, 'labels.json');
+  if (!existsSync(path)) {
+    writeJsonAtomic(path, { dataset: spec.dataset, labelFraction: spec.labelFraction, seed: spec.seed, ...labels });
+  }
+  const saved = JSON.parse(readFileSync(path, 'utf8')) as { labeled: string[] };
+  if (saved.labeled.join('\n') !== labels.labeled.join('\n')) {
+    throw new Error(`${path}: labeled subset differs from the one drawn now for seed ${spec.seed}; delete the run folder`);
+  }
+  return 'labels.json';
+}
+
+/** Image, ground truth and prediction PNGs for the report's qualitative panel. */
+async function writeQualitative(
+  dir: string,
+  split: SegSplit,
+  ids: string[],
+  predictions: Map<string, Uint8Array>,
+  channelOrder: 'bgr' | 'rgb',
+): Promise<RunResult['qualitative']> {
+  const out: RunResult['qualitative'] = [];
+  const { height: h, width: w, channels: c } = split;
+  for (const id of ids) {
+    const sample = split.sample(split.ids.indexOf(id));
+    const pred = predictions.get(id);
+    if (!pred) throw new Error(`evaluation kept no prediction for qualitative image ${id}`);
+    const stem = id.replace(/\.[^.]+$/, '');
+    const files = { image: `qual/${stem}.image.png`, groundTruth: `qual/${stem}.gt.png`, prediction: `qual/${stem}.pred.png` };
+    await writePng(join(dir, files.image), toDisplayRgb(sample.image, h * w, c, channelOrder), w, h, 3);
+    await writePng(join(dir, files.groundTruth), scaleMask(sample.mask), w, h, 1);
+    await writePng(join(dir, files.prediction), scaleMask(pred), w, h, 1);
+    out.push({ id, text: sample.text, ...files });
+  }
+  return out;
+}
+
+function toDisplayRgb(image: Float32Array, pixels: number, channels: number, order: 'bgr' | 'rgb'): Uint8Array {
+  const rgb = new Uint8Array(pixels * 3);
+  for (let p = 0; p < pixels; p++) {
+    for (let k = 0; k < 3; k++) {
+      const src = channels === 1 ? 0 : order === 'bgr' ? 2 - k : k;
+      rgb[p * 3 + k] = Math.round(255 * image[p * channels + src]);
+    }
+  }
+  return rgb;
+}
+
+function scaleMask(mask: Uint8Array): Uint8Array {
+  return mask.map((v) => (v ? 255 : 0));
+}
+
+/** Release tensors a run may have left behind (tidy misses in callbacks would accumulate over a matrix). */
+export function reportTensorLeak(before: number, log: (m: string) => void): void {
+  const after = tf.memory().numTensors;
+  if (after > before) log(`warning: ${after - before} tensors outlived the run`);
+}

@@ -1,0 +1,161 @@
+/**
+ * The reproduce pipeline behind `turbo run reproduce [-- --profile smoke|quick|paper]` [-- --profile smoke|quick|paper]`: run the experiment matrix of a profile
+ * (model x dataset x label fraction x seed), write one result.json per run under runs/<profile>/,
+ * then build the HTML report into site/. Completed runs are skipped; `--resume` continues
+ * interrupted ones from their last checkpoint.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { join, resolve } from 'node:path';
+import { getModelEntry, initBackend, parseBackendRequest } from '@lvit-bench/core';
+import '@lvit-bench/baselines';
+import { buildTextFeatureLookup, loadDataset, openTextEncoder, resolveCacheDir, resolveDataRoot } from '@lvit-bench/datasets';
+import { buildReport } from '@lvit-bench/report';
+import { listFlag, parseFlags, stringFlag } from './args.js';
+import { findRepoRoot, gitState } from './repo.js';
+import { profileFromTurboAncestor } from './turbo-profile.js';
+import { reportTensorLeak, RunContext, runExperiment, RunSpec } from './experiment.js';
+import { getProfile, PROFILES, ProfileConfig } from '../configs/profiles.js';
+import type { DatasetName } from '../configs/base.js';
+
+const FLAGS = {
+  profile: 'string',
+  models: 'string',
+  datasets: 'string',
+  fractions: 'string',
+  seeds: 'string',
+  backend: 'string',
+  'data-root': 'string',
+  'cache-dir': 'string',
+  'runs-dir': 'string',
+  'site-dir': 'string',
+  resume: 'boolean',
+  'no-report': 'boolean',
+  help: 'boolean',
+} as const;
+
+const USAGE = `Usage: npx turbo run reproduce -- [flags]   (or: node scripts/dist/reproduce.js [flags])
+  --profile smoke|quick|paper   experiment matrix and fidelity (default quick; env LVIT_PROFILE)
+  --models a,b --datasets a,b --fractions 25,50 --seeds 1,2   run a sub-matrix
+  --backend auto|tensorflow|webgpu|onnxruntime|wasm|cpu        (default auto)
+  --data-root DIR (env LVIT_DATA_ROOT)  --cache-dir DIR (env LVIT_CACHE_DIR)
+  --runs-dir DIR (default runs/)  --site-dir DIR (default site/)
+  --resume   continue interrupted runs from their last checkpoint
+  --no-report  skip building the HTML report`;
+
+/** Run the matrix selected by `argv` (the CLI flags above). Returns what ran, was skipped or failed. */
+export async function reproduce(
+  argv: string[],
+  log: (msg: string) => void = (msg) => console.log(`[reproduce] ${msg}`),
+): Promise<{ ran: number; skipped: number; failed: number }> {
+  const flags = parseFlags(argv, FLAGS);
+  const counts = { ran: 0, skipped: 0, failed: 0 };
+  if (flags.help) {
+    console.log(USAGE);
+    return counts;
+  }
+  const root = findRepoRoot();
+  const profile = getProfile(
+    stringFlag(flags, 'profile') ?? process.env.LVIT_PROFILE ?? profileFromTurboAncestor(Object.keys(PROFILES)) ?? 'quick',
+  );
+  const matrix = selectMatrix(profile, flags);
+  log(`profile ${profile.name}${profile.reduced ? ' (REDUCED compute)' : ''}: ${matrix.length} runs`);
+
+  const backend = await initBackend(parseBackendRequest(stringFlag(flags, 'backend') ?? 'auto'), { log });
+  const dataRoot = resolveDataRoot(stringFlag(flags, 'data-root'));
+  const cacheDir = resolveCacheDir(stringFlag(flags, 'cache-dir'));
+  const runsRoot = resolve(stringFlag(flags, 'runs-dir') ?? join(root, 'runs'));
+  const git = gitState(root);
+  if (git.dirty) log('warning: the work tree has uncommitted changes; results record the commit with gitDirty=true');
+
+  for (const dataset of unique(matrix.map((s) => s.dataset))) {
+    const specs = matrix.filter((s) => s.dataset === dataset);
+    const ctx = await datasetContext(profile, dataset, specs, { dataRoot, cacheDir, runsRoot, backend, git, log, resume: flags.resume === true });
+    for (const spec of specs) {
+      const tensorsBefore = tf.memory().numTensors;
+      try {
+        const outcome = await runExperiment(spec, ctx);
+        counts[outcome === 'skipped' ? 'skipped' : 'ran']++;
+      } catch (err) {
+        counts.failed++;
+        log(`FAILED ${spec.model}/${spec.dataset}/f${spec.labelFraction}/s${spec.seed}: ${(err as Error).stack ?? err}`);
+      }
+      reportTensorLeak(tensorsBefore, log);
+    }
+  }
+
+  if (flags['no-report'] !== true) {
+    const outDir = resolve(stringFlag(flags, 'site-dir') ?? join(root, 'site'));
+    const report = await buildReport({ runsDir: runsRoot, outDir, profile: profile.name });
+    log(`report written to ${report.indexHtml}`);
+  }
+  if (counts.failed > 0) throw new Error(`${counts.failed} run(s) failed; completed runs are kept, re-run to retry the rest`);
+  return counts;
+}
+
+/** Load (or read from cache) one dataset and its text features for every run that needs it. */
+async function datasetContext(
+  profile: ProfileConfig,
+  dataset: DatasetName,
+  specs: RunSpec[],
+  env: Omit<RunContext, 'profile' | 'data' | 'channelOrder' | 'text'> & { dataRoot: string; cacheDir: string },
+): Promise<RunContext> {
+  const { log } = env;
+  const dataConfig = profile.data[dataset];
+  const channelOrder = 'bgr' as const; // cv2.imread order, as the official loader
+  const data = await loadDataset({
+    dataset,
+    root: join(env.dataRoot, dataset),
+    imageSize: dataConfig.imageSize,
+    cacheDir: env.cacheDir,
+    channelOrder,
+    limits: dataConfig.limits,
+    limitSeed: 666,
+    onProgress: progressLogger(`preparing ${dataset}`, log),
+  });
+  log(`${dataset}: train ${data.train.size}, val ${data.val.size}, test ${data.test.size} at ${dataConfig.imageSize}px`);
+  for (const note of data.notes) log(`${dataset}: note: ${note}`);
+
+  let text: RunContext['text'] = null;
+  if (specs.some((s) => getModelEntry(s.model).usesText)) {
+    const texts = [data.train, data.val, data.test].flatMap((split) => split.ids.map((_, i) => split.sample(i).text));
+    text = await buildTextFeatureLookup(texts, () => openTextEncoder(profile.textEncoder, { cacheDir: env.cacheDir, log }), {
+      cacheDir: env.cacheDir,
+    });
+    log(`text features: ${text.info.name} (${text.info.dim}-d${text.info.substitute ? ', SUBSTITUTE for BERT-base' : ''})`);
+  }
+  return { ...env, profile, data, channelOrder, text };
+}
+
+function selectMatrix(profile: ProfileConfig, flags: ReturnType<typeof parseFlags>): RunSpec[] {
+  const pick = <T extends string | number>(all: T[], chosen: string[] | undefined, parse: (s: string) => T): T[] => {
+    if (!chosen) return all;
+    const wanted = chosen.map(parse);
+    const unknown = wanted.filter((w) => !all.includes(w));
+    if (unknown.length) throw new Error(`Not in profile '${profile.name}': ${unknown.join(', ')} (has ${all.join(', ')})`);
+    return wanted;
+  };
+  const models = pick(profile.models, listFlag(flags, 'models'), String);
+  const datasets = pick(profile.datasets, listFlag(flags, 'datasets'), (s) => s as DatasetName);
+  const fractions = pick(profile.fractions, listFlag(flags, 'fractions'), Number);
+  const seeds = listFlag(flags, 'seeds')?.map(Number) ?? profile.seeds;
+  const specs: RunSpec[] = [];
+  for (const dataset of datasets)
+    for (const labelFraction of fractions)
+      for (const seed of seeds) for (const model of models) specs.push({ model, dataset, labelFraction, seed });
+  return specs;
+}
+
+function progressLogger(what: string, log: (m: string) => void): (done: number, total: number) => void {
+  let last = 0;
+  return (done, total) => {
+    const now = Date.now();
+    if (done === total || now - last > 5000) {
+      last = now;
+      log(`${what}: ${done}/${total}`);
+    }
+  };
+}
+
+function unique<T>(xs: T[]): T[] {
+  return [...new Set(xs)];
+}
