@@ -1,1 +1,12 @@
-export {};
+export * from './losses.js';
+export * from './metrics.js';
+export * from './schedule.js';
+export * from './optim.js';
+export * from './state.js';
+export * from './batch.js';
+export * from './step.js';
+export * from './checkpoint.js';
+export * from './evaluate.js';
+export * from './progress.js';
+export * from './loop.js';
+export * from './synthetic.js';

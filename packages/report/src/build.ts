@@ -1,0 +1,145 @@
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildFindings, type Finding } from './findings.js';
+import { renderPage } from './html.js';
+import { loadRuns, type LoadedRun, type SkippedFile } from './load.js';
+import { datasetLabel, publishedForDataset } from './published.js';
+import { buildQualitativePanels } from './qualitative.js';
+import { buildResultsJson } from './results-json.js';
+import { buildComparisonTables, tablesToCsv, tablesToMarkdown, type DatasetTable } from './tables.js';
+
+export interface BuildReportOptions {
+  /** Root the reproduce pipeline writes to (runs/<profile>/<dataset>/<model>/f<ratio>/s<seed>/result.json). */
+  runsDir: string;
+  /** Site folder; replaced as a whole. An existing folder must be one this function wrote. */
+  outDir: string;
+  /** Only runs of this profile. */
+  profile?: string;
+  title?: string;
+  /** Test images per dataset in the qualitative panel (default 4). */
+  maxQualitativeImages?: number;
+  /** Clock for the "generated" stamp (tests pin it). */
+  now?: Date;
+}
+
+export interface BuildReportOutcome {
+  /** Absolute path of the written index.html. */
+  indexHtml: string;
+  outDir: string;
+  tables: DatasetTable[];
+  findings: Finding[];
+  runs: LoadedRun[];
+  skipped: SkippedFile[];
+  warnings: string[];
+}
+
+/** Datasets this project reproduces: their published numbers are shown even without runs. */
+const REPRODUCED_DATASETS = ['monuseg', 'qata'];
+const SITE_MARKER = '.lvit-bench-report';
+const MAX_LOG_BYTES = 5 * 1024 * 1024;
+const ASSETS_DIR = fileURLToPath(new URL('../assets/', import.meta.url));
+
+/**
+ * Read every result file under `runsDir` and write a self-contained static site to `outDir`:
+ * index.html, assets/ (chart.js, CSS, client script, overlays, logs), results.json, tables.csv,
+ * tables.md. The site is assembled in a sibling folder and swapped in at the end, so a reader
+ * never sees half a site.
+ */
+export async function buildReport(opts: BuildReportOptions): Promise<BuildReportOutcome> {
+  const runsDir = resolve(opts.runsDir);
+  const outDir = resolve(opts.outDir);
+  assertReplaceable(outDir);
+  const title = opts.title ?? 'LViT reproduction report';
+  const generatedAt = (opts.now ?? new Date()).toISOString();
+  const runsLabel = relative(dirname(outDir), runsDir) || '.';
+
+  const { runs, skipped } = loadRuns(runsDir, { profile: opts.profile });
+  const tables = buildComparisonTables(runs);
+  const findings = buildFindings(tables);
+  const publishedOnly: DatasetTable[] = REPRODUCED_DATASETS.filter((d) => !tables.some((t) => t.dataset === d)).map((d) => ({
+    dataset: d,
+    datasetLabel: datasetLabel(d),
+    rows: [],
+    published: publishedForDataset(d),
+  }));
+
+  const staging = `${outDir}.tmp-${process.pid}-${Date.now()}`;
+  mkdirSync(staging, { recursive: true });
+  try {
+    copyStaticAssets(staging);
+    const { panels, warnings: qualWarnings } = await buildQualitativePanels(runs, staging, { maxImages: opts.maxQualitativeImages });
+    const logLinks = copyLogs(runs, staging);
+    const results = buildResultsJson({ title, generatedAt, profileFilter: opts.profile ?? null, tables, runs, findings });
+    const hideRoot = (text: string) => text.split(runsDir + sep).join(`${runsLabel}/`);
+    const warnings = qualWarnings.map(hideRoot);
+    const html = renderPage({
+      title,
+      generatedAt,
+      runsLabel,
+      profileFilter: opts.profile ?? null,
+      tables,
+      publishedOnly,
+      findings,
+      runs,
+      skipped: skipped.map((s) => ({ file: hideRoot(s.file), reason: hideRoot(s.reason) })),
+      panels,
+      warnings,
+      logLinks,
+      results,
+    });
+    writeFileSync(join(staging, 'index.html'), html);
+    writeFileSync(join(staging, 'results.json'), JSON.stringify(results, null, 1) + '\n');
+    writeFileSync(join(staging, 'tables.csv'), tablesToCsv(tables));
+    writeFileSync(join(staging, 'tables.md'), tablesToMarkdown(tables, { title }));
+    writeFileSync(join(staging, SITE_MARKER), 'Written by @lvit-bench/report; this folder is replaced on every build.\n');
+    swapIn(staging, outDir);
+    return { indexHtml: join(outDir, 'index.html'), outDir, tables, findings, runs, skipped, warnings };
+  } catch (err) {
+    rmSync(staging, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** Refuse to replace a non-empty folder the report did not write (e.g. a typo'd --out). */
+function assertReplaceable(outDir: string): void {
+  if (!existsSync(outDir)) return;
+  if (!statSync(outDir).isDirectory()) throw new Error(`build.ts: output path ${outDir} exists and is not a folder`);
+  if (readdirSync(outDir).length > 0 && !existsSync(join(outDir, SITE_MARKER))) {
+    throw new Error(`build.ts: refusing to replace ${outDir}: it is not empty and was not written by the report (no ${SITE_MARKER} file)`);
+  }
+}
+
+function swapIn(staging: string, outDir: string): void {
+  const old = `${outDir}.old-${process.pid}-${Date.now()}`;
+  if (existsSync(outDir)) renameSync(outDir, old);
+  renameSync(staging, outDir);
+  rmSync(old, { recursive: true, force: true });
+}
+
+function copyStaticAssets(siteDir: string): void {
+  const assets = join(siteDir, 'assets');
+  mkdirSync(assets, { recursive: true });
+  const chartEntry = createRequire(import.meta.url).resolve('chart.js'); // .../chart.js/dist/chart.cjs
+  const chartDist = dirname(chartEntry);
+  const umd = join(chartDist, 'chart.umd.min.js');
+  if (!existsSync(umd)) throw new Error(`build.ts: chart.js UMD build not found at ${umd}`);
+  copyFileSync(umd, join(assets, 'chart.umd.min.js'));
+  const license = join(dirname(chartDist), 'LICENSE.md');
+  if (existsSync(license)) copyFileSync(license, join(assets, 'chart.js-LICENSE.md'));
+  for (const file of ['report.css', 'report-client.js']) copyFileSync(join(ASSETS_DIR, file), join(assets, file));
+}
+
+/** Copy each run's log.jsonl (up to 5 MiB) so the published site links to it. */
+function copyLogs(runs: readonly LoadedRun[], siteDir: string): Map<string, string> {
+  const links = new Map<string, string>();
+  for (const run of runs) {
+    if (!run.logFile || statSync(run.logFile).size > MAX_LOG_BYTES) continue;
+    const rel = `assets/logs/${run.anchor}.jsonl`;
+    mkdirSync(join(siteDir, 'assets', 'logs'), { recursive: true });
+    copyFileSync(run.logFile, join(siteDir, rel));
+    links.set(run.anchor, rel);
+  }
+  return links;
+}

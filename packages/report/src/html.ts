@@ -1,0 +1,368 @@
+import type { Finding } from './findings.js';
+import type { LoadedRun, SkippedFile } from './load.js';
+import { compareModels, DATA_CAVEATS, datasetLabel, findPublished, modelLabel, NOT_AVAILABLE_NOTE, type PublishedEntry } from './published.js';
+import type { QualPanel } from './qualitative.js';
+import { jsonForScript, type ResultsJson } from './results-json.js';
+import {
+  compareDatasets,
+  fmt,
+  fmtMeanStd,
+  fmtSigned,
+  groupRuns,
+  groupAnchorOf,
+  rowNote,
+  textEncoderLabel,
+  type ComparisonRow,
+  type DatasetTable,
+} from './tables.js';
+
+/** Everything the page shows; built by buildReport. */
+export interface PageModel {
+  title: string;
+  generatedAt: string;
+  /** The runs root as the reader should see it (relative to the repo when possible). */
+  runsLabel: string;
+  profileFilter: string | null;
+  tables: DatasetTable[];
+  /** Published reference tables for datasets without runs (shown when nothing else is). */
+  publishedOnly: DatasetTable[];
+  findings: Finding[];
+  runs: LoadedRun[];
+  skipped: SkippedFile[];
+  panels: QualPanel[];
+  warnings: string[];
+  /** Site-relative link to each run's copied log.jsonl, by run anchor. */
+  logLinks: Map<string, string>;
+  results: ResultsJson;
+}
+
+export function esc(text: unknown): string {
+  return String(text).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+export function renderPage(m: PageModel): string {
+  const hasRuns = m.runs.length > 0;
+  const body = [
+    renderHeader(m),
+    renderNav(m),
+    renderWarnings(m),
+    hasRuns ? '' : renderEmpty(m),
+    renderSummary(m),
+    ...m.tables.map((t) => renderDataset(t, m)),
+    ...m.publishedOnly.map((t) => renderPublishedOnly(t)),
+    hasRuns ? renderRuns(m) : '',
+    renderMethods(),
+  ].join('\n');
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${esc(m.title)}</title>
+<link rel="stylesheet" href="assets/report.css">
+</head>
+<body>
+<main>
+${body}
+</main>
+<script type="application/json" id="report-data">${jsonForScript(m.results)}</script>
+<script src="assets/chart.umd.min.js"></script>
+<script src="assets/report-client.js"></script>
+</body>
+</html>
+`;
+}
+
+function renderHeader(m: PageModel): string {
+  const profiles = distinctProfiles(m.runs);
+  const profileList = profiles.length
+    ? `<ul class="profiles">${profiles
+        .map((p) => `<li><strong>${esc(p.name)}</strong> ${p.reduced ? reducedBadge() : fullBadge()} ${esc(p.description)}</li>`)
+        .join('')}</ul>`
+    : '';
+  const reducedNote = profiles.some((p) => p.reduced)
+    ? `<p class="callout reduced-note">${reducedBadge()} <strong>Reduced compute.</strong> Runs marked <em>reduced</em> cut width, resolution, epochs or data from the paper's settings. The published numbers are full-compute, so these runs are not comparable to them as equals: the differences shown describe this profile, not the paper's claim.</p>`
+    : '';
+  return `<header>
+<h1>${esc(m.title)}</h1>
+<p class="meta">Generated ${esc(m.generatedAt)} from ${m.runs.length} result file${m.runs.length === 1 ? '' : 's'} under <code>${esc(m.runsLabel)}</code>${
+    m.profileFilter ? ` (profile <code>${esc(m.profileFilter)}</code> only)` : ''
+  }. Dice and IoU are in %, per-image means over each test set.</p>
+${profileList}
+${reducedNote}
+</header>`;
+}
+
+function renderNav(m: PageModel): string {
+  const items = [
+    `<li><a href="#summary">What this reproduction shows</a></li>`,
+    ...m.tables.map((t) => `<li><a href="#ds-${esc(t.dataset)}">${esc(t.datasetLabel)}</a></li>`),
+    ...m.publishedOnly.map((t) => `<li><a href="#ds-${esc(t.dataset)}">${esc(t.datasetLabel)} (published only)</a></li>`),
+    m.runs.length ? `<li><a href="#runs">Runs and provenance</a></li>` : '',
+    `<li><a href="#methods">Methods and sources</a></li>`,
+  ];
+  return `<nav><ul>${items.join('')}</ul></nav>`;
+}
+
+function renderWarnings(m: PageModel): string {
+  const items = [
+    ...m.skipped.map((s) => `<li>Not used: <code>${esc(s.file)}</code>: ${esc(s.reason)}</li>`),
+    ...m.warnings.map((w) => `<li>${esc(w)}</li>`),
+  ];
+  return items.length ? `<section class="warnings" id="warnings"><h2>Warnings</h2><ul>${items.join('')}</ul></section>` : '';
+}
+
+function renderEmpty(m: PageModel): string {
+  return `<section class="empty" id="no-runs"><h2>No runs yet</h2><p>No result files were found under <code>${esc(m.runsLabel)}</code>${
+    m.profileFilter ? ` for profile <code>${esc(m.profileFilter)}</code>` : ''
+  }, so there is nothing of ours to compare. Run the reproduce pipeline (e.g. <code>npm run reproduce</code>) and build this report again. The published numbers are listed below for reference.</p></section>`;
+}
+
+function renderSummary(m: PageModel): string {
+  const byDataset = m.tables.map((t) => {
+    const findings = m.findings.filter((f) => f.dataset === t.dataset);
+    const items = findings.length
+      ? findings.map((f) => `<li class="${f.established ? 'established' : 'not-established'}">${esc(f.sentence)} <a href="#${esc(f.groupAnchors[0])}">runs</a></li>`).join('')
+      : `<li>No profile has LViT-T and a comparison model at the same label ratio, so nothing can be compared here.</li>`;
+    return `<h3>${esc(t.datasetLabel)}</h3><ul class="findings">${items}</ul>`;
+  });
+  const none = m.tables.length === 0 ? '<p>There are no runs, so this reproduction shows nothing yet.</p>' : '';
+  return `<section id="summary">
+<h2>What this reproduction shows</h2>
+<p class="note">Generated from the numbers below. A difference counts as established only when both models have at least two seeds and their mean ± std intervals do not overlap; otherwise it is reported as not established.</p>
+${none}${byDataset.join('\n')}
+<h3>Data caveats</h3>
+<ul>${DATA_CAVEATS.map((c) => `<li>${esc(c)}</li>`).join('')}</ul>
+<p class="note">${esc(NOT_AVAILABLE_NOTE)}</p>
+</section>`;
+}
+
+function renderDataset(t: DatasetTable, m: PageModel): string {
+  const profiles = [...new Set(t.rows.map((r) => r.profile))];
+  const panels = m.panels.filter((p) => p.dataset === t.dataset);
+  const ds = esc(t.dataset);
+  const charts = `<div class="charts">
+${chartCard(`Dice vs label ratio: ours (lines: mean, dots: seeds) and published (open triangles: verified README; open diamonds: secondary source)`, `data-chart="fraction" data-dataset="${ds}"`)}
+${chartCard('Cost vs accuracy: wall time per run vs test Dice', `data-chart="cost" data-dataset="${ds}"`)}
+${profiles.map((p) => chartCard(`Per-image test Dice (all seeds; bars: quartiles and median) · profile ${esc(p)}`, `data-chart="perimage" data-dataset="${ds}" data-profile="${esc(p)}"`)).join('\n')}
+</div>`;
+  const curves = t.rows
+    .map((row) => chartCard(`${esc(row.modelLabel)} · ${row.labelPercent}% · ${esc(row.profile)}`, `data-chart="curves" data-group="${esc(row.groupAnchor)}"`, 'small'))
+    .join('\n');
+  return `<section class="dataset" id="ds-${ds}">
+<h2>${esc(t.datasetLabel)}</h2>
+${renderComparisonTable(t)}
+${renderPublishedTable(t.published, t.datasetLabel)}
+<h3>Charts</h3>
+<p class="note">Click a point of ours to open its run. Wall times were measured on whatever machine ran the profile and may be noisy.</p>
+${charts}
+<h3>Training curves</h3>
+<p class="note">Solid: training loss (left axis). Dashed: validation Dice in % (right axis). One colour per seed.</p>
+<div class="charts curves">${curves}</div>
+${panels.map(renderPanel).join('\n')}
+</section>`;
+}
+
+function chartCard(title: string, attrs: string, size = ''): string {
+  return `<figure class="chart ${size}"><figcaption>${title}</figcaption><div class="canvas-box"><canvas ${attrs}></canvas></div></figure>`;
+}
+
+export function renderComparisonTable(t: DatasetTable): string {
+  const head = `<tr><th>Model</th><th>Labels</th><th>Profile</th><th>n</th><th>Dice (ours)</th><th>IoU (ours)</th><th>Dice / IoU (published)</th><th>Source</th><th>Δ Dice / Δ IoU</th></tr>`;
+  const body = t.rows.map(renderRow).join('\n');
+  return `<div class="table-wrap"><table class="comparison">
+<caption>${esc(t.datasetLabel)}: our test scores (mean ± sample std over seeds; per-seed values under each mean, each linked to its run) next to the published number. Δ = ours − published, in points. The line under each row gives its note and provenance.</caption>
+<thead>${head}</thead>
+${body}
+</table></div>`;
+}
+
+/** A row is a tbody of two lines: the numbers, then the note and provenance under them. */
+function renderRow(row: ComparisonRow): string {
+  const p = row.published;
+  const seedsTitle = row.perSeed.map((s) => `seed ${s.seed}: Dice ${fmt(s.dice)}, IoU ${fmt(s.iou)}`).join('; ');
+  const seedLinks = (metric: 'dice' | 'iou') =>
+    `<div class="seeds">${row.perSeed.map((s) => `<a href="#${esc(s.anchor)}" title="run ${esc(s.runId)}">s${s.seed}:&nbsp;${fmt(s[metric])}</a>`).join(' ')}</div>`;
+  const ours = (metric: 'dice' | 'iou') =>
+    `<td class="num ours"><a class="mean" href="#${esc(row.groupAnchor)}" title="${esc(seedsTitle)}">${fmtMeanStd(row[metric])}</a>${seedLinks(metric)}</td>`;
+  const published = p
+    ? `<td class="num published">${fmt(p.dice)} / ${fmt(p.iou)}</td><td class="source">${sourceBadge(p)}</td>`
+    : `<td class="not-published" colspan="2">not published here</td>`;
+  const diff = row.diffDice === null ? `<td class="num">-</td>` : `<td class="num diff">${fmtSigned(row.diffDice)} / ${fmtSigned(row.diffIoU!)}</td>`;
+  const nCell = `<td class="num">${row.n}${row.n === 1 ? '<br><span class="badge single">single seed</span>' : ''}</td>`;
+  const profile = `<td>${esc(row.profile)} ${row.reduced ? reducedBadge() : fullBadge()}</td>`;
+  const sourceNotes = p ? [p.note, ...row.publishedAlso.map((e) => `also in: ${e.sourceDetail}`)].filter(Boolean) : [];
+  const sub = `<tr class="sub"><td colspan="9"><span class="row-note">${esc(rowNote(row))}.</span>${
+    sourceNotes.length ? ` <span class="source-note">Published: ${esc(sentences(sourceNotes))}</span>` : ''
+  } <span class="prov">${provenanceLine(row)}</span></td></tr>`;
+  const cls = row.reduced ? ' class="reduced-row"' : '';
+  return `<tbody${cls}><tr class="main"><td class="model">${esc(row.modelLabel)}</td><td class="num">${row.labelPercent}%</td>${profile}${nCell}${ours('dice')}${ours('iou')}${published}${diff}</tr>
+${sub}</tbody>`;
+}
+
+function provenanceLine(row: ComparisonRow): string {
+  const substitute = row.textEncoders.some((t) => t.includes('substitute'));
+  return [
+    `Provenance: ${esc(row.backends.join(', '))} on ${esc(row.devices.join(', '))}`,
+    `text encoder ${esc(row.textEncoders.join('; '))}${substitute ? ' <span class="badge substitute">substitute text encoder</span>' : ''}`,
+    `${row.imageSizes.map((s) => `${s}×${s}`).join(', ')} input, epochs ${row.epochsRun.join('/')}`,
+    `<a href="#${esc(row.groupAnchor)}">runs and full provenance</a>`,
+  ].join(' · ');
+}
+
+function sourceBadge(p: PublishedEntry): string {
+  const cls = p.source.startsWith('verified') ? 'verified' : 'secondary';
+  return `<span class="badge ${cls}" title="${esc(p.sourceDetail)}">${esc(p.source)}</span>`;
+}
+
+export function renderPublishedTable(entries: readonly PublishedEntry[], label: string): string {
+  if (entries.length === 0) {
+    return `<p class="note">RESULTS.md has no published numbers for ${esc(label)}: every cell is "not published here".</p>`;
+  }
+  const rows = entries
+    .map((e) => `<tr><td>${esc(e.modelLabel)}</td><td class="num">${e.labelPercent}%</td><td class="num">${fmt(e.dice)}</td><td class="num">${fmt(e.iou)}</td><td>${sourceBadge(e)}</td><td class="also">${esc(whereFrom(e))}</td></tr>`)
+    .join('\n');
+  return `<details class="published-ref" open><summary>Published numbers for ${esc(label)} (all of them, from RESULTS.md)</summary>
+<div class="table-wrap"><table class="published-table">
+<thead><tr><th>Model</th><th>Labels</th><th>Dice</th><th>IoU</th><th>Source</th><th>Where from, note</th></tr></thead>
+<tbody>
+${rows}
+</tbody></table></div>
+<p class="note">${esc(NOT_AVAILABLE_NOTE)}</p>
+</details>`;
+}
+
+/** Source document, note, and the other sources that give the same cell. */
+function whereFrom(e: PublishedEntry): string {
+  const others = findPublished(e.dataset, e.model, e.labelPercent)?.others ?? [];
+  const parts = [e.sourceDetail, e.note, ...others.filter((o) => o !== e).map((o) => `also in (${o.source}): ${o.sourceDetail}`)];
+  return sentences(parts);
+}
+
+/** Join fragments as sentences without doubled full stops. */
+function sentences(parts: readonly string[]): string {
+  const trimmed = parts.map((p) => p.trim().replace(/\.+$/, '')).filter(Boolean);
+  return trimmed.length ? `${trimmed.join('. ')}.` : '';
+}
+
+function renderPublishedOnly(t: DatasetTable): string {
+  return `<section class="dataset" id="ds-${esc(t.dataset)}"><h2>${esc(t.datasetLabel)} <span class="badge">no runs</span></h2>${renderPublishedTable(t.published, t.datasetLabel)}</section>`;
+}
+
+function renderPanel(panel: QualPanel): string {
+  const images = panel.images
+    .map((img) => {
+      const tiles = img.tiles
+        .map((tile) => {
+          const pic = tile.src
+            ? `<img src="${esc(tile.src)}" alt="${esc(`${tile.label}, ${img.id}`)}">`
+            : `<div class="missing">${esc(tile.missing ?? 'missing')}</div>`;
+          const label = tile.anchor ? `<a href="#${esc(tile.anchor)}">${esc(tile.label)}</a>` : esc(tile.label);
+          const dice = tile.dice === undefined ? '' : `<span class="tile-dice">Dice ${fmt(tile.dice)}</span>`;
+          return `<figure class="tile">${pic}<figcaption>${label}${dice}</figcaption></figure>`;
+        })
+        .join('');
+      return `<div class="qual-image"><div class="tiles">${tiles}</div><p class="report-text"><code>${esc(img.id)}</code>: “${esc(img.text)}”</p></div>`;
+    })
+    .join('\n');
+  return `<h3>Qualitative examples · profile ${esc(panel.profile)} ${panel.reduced ? reducedBadge() : fullBadge()}</h3>
+<p class="note">Fixed test images. <span class="swatch gt"></span> green: ground truth (fill in the ground-truth tile, outline elsewhere); <span class="swatch pred"></span> pink: the model's prediction. Each prediction is from the lowest seed of its model and label ratio; the Dice is that run's score on this image. The report text is the sentence the text models read.</p>
+<div class="qual">${images}</div>`;
+}
+
+function renderRuns(m: PageModel): string {
+  const groups = [...groupRuns(m.runs).values()].sort((a, b) => compareGroups(a[0], b[0]));
+  const rowsByAnchor = new Map(m.tables.flatMap((t) => t.rows).map((r) => [r.groupAnchor, r]));
+  const sections = groups.map((members) => {
+    const first = members[0];
+    const row = rowsByAnchor.get(groupAnchorOf(first));
+    const r0 = first.result;
+    const summary = row
+      ? `<p>Dice ${fmtMeanStd(row.dice)}, IoU ${fmtMeanStd(row.iou)} over n = ${row.n} seed${row.n === 1 ? '' : 's'} (${row.perSeed.map((s) => s.seed).join(', ')}).${row.n === 1 ? ' A single seed cannot show a difference.' : ''}</p>`
+      : '';
+    return `<section class="group" id="${esc(groupAnchorOf(first))}">
+<h3>${esc(modelLabel(r0.model))} · ${esc(datasetLabel(r0.dataset))} · ${first.labelPercent}% labels · ${esc(r0.profile.name)} ${r0.profile.reduced ? reducedBadge() : fullBadge()}</h3>
+${summary}
+${members.map((run) => renderRunDetails(run, m.logLinks.get(run.anchor))).join('\n')}
+</section>`;
+  });
+  return `<section id="runs"><h2>Runs and provenance</h2>
+<p class="note">Every number of ours above links here. Each run lists where and how it was produced.</p>
+${sections.join('\n')}
+</section>`;
+}
+
+function renderRunDetails(run: LoadedRun, logLink: string | undefined): string {
+  const r = run.result;
+  const p = r.provenance;
+  const t = r.train;
+  const fields: [string, string][] = [
+    ['Run', `<code>${esc(r.runId)}</code> (folder <code>${esc(run.relDir)}</code>)`],
+    ['Test Dice / IoU', `${fmt(100 * r.test.dice)} / ${fmt(100 * r.test.iou)} on ${r.test.n} images`],
+    ['Profile', `${esc(r.profile.name)} ${r.profile.reduced ? reducedBadge() : fullBadge()} ${esc(r.profile.description)}`],
+    ['Seed', String(r.seed)],
+    ['Labelled images', `${t.labeledImages} of ${t.trainImages} (${run.labelPercent}%); label manifest <code>${esc(`${run.relDir}/${p.labelManifest}`)}</code>`],
+    ['Backend', `${esc(p.backend)}: ${esc(p.backendDetail)}`],
+    ['Device', esc(p.device)],
+    ['Text encoder', `${esc(textEncoderLabel(run))}${p.textEncoder?.description ? `: ${esc(p.textEncoder.description)}` : ''}${p.textEncoder?.substitute ? ' <span class="badge substitute">substitute</span>' : ''}`],
+    ['Git commit', `<code>${esc(p.gitCommit)}</code>${p.gitDirty ? ' <span class="badge dirty">uncommitted changes</span>' : ''}`],
+    ['Data manifest hash', `<code class="hash">${esc(p.dataManifestHash)}</code>`],
+    ['Epochs', `${t.epochsRun} of at most ${t.maxEpochs}; ${t.earlyStopped ? 'stopped early' : 'no early stop'}; best validation Dice ${fmt(100 * r.val.bestDice)} at epoch ${r.val.bestEpoch}`],
+    ['Training setup', `batch ${t.batchSize}, ${t.imageSize}×${t.imageSize} input`],
+    ['Model size', `${r.paramCount.toLocaleString('en-US')} parameters${r.macsPerImage ? `, ${(r.macsPerImage / 1e9).toFixed(2)} G MACs per image` : ''}`],
+    ['Wall time', `${formatDuration(p.wallTimeSec)} (${esc(p.startedAt)} to ${esc(p.finishedAt)}), Node ${esc(p.node)}`],
+    ['Model config', `<code>${esc(JSON.stringify(r.modelConfig))}</code>`],
+    ['Log', logLink ? `<a href="${esc(logLink)}">log.jsonl</a>` : run.logFile ? `<code>${esc(`${run.relDir}/log.jsonl`)}</code> (not copied)` : 'none found'],
+  ];
+  return `<article class="run" id="${esc(run.anchor)}">
+<h4>seed ${r.seed}: Dice ${fmt(100 * r.test.dice)}, IoU ${fmt(100 * r.test.iou)}</h4>
+<dl class="details">${fields.map(([k, v]) => `<div class="fact"><dt>${esc(k)}</dt><dd>${v}</dd></div>`).join('')}</dl>
+</article>`;
+}
+
+function renderMethods(): string {
+  return `<section id="methods"><h2>Methods and sources</h2>
+<ul>
+<li>Test metrics follow the official test script (LVIT.md §4): per image at the model's input size, prediction = sigmoid &gt; 0.5, Dice = 2|P∩G|/(|P|+|G|+1e-5), IoU = Jaccard; an image with empty prediction and empty ground truth scores 0. The scores are means over the test images.</li>
+<li>Ours: mean ± sample standard deviation (n − 1) over seeds; n = number of seeds. Each seed's value is listed and linked to its run.</li>
+<li>A published value is "within the seed spread" when it lies inside our mean ± std. With one seed no spread exists, and no difference can be shown.</li>
+<li>Published numbers come only from RESULTS.md of this project, each labelled <span class="badge verified">verified: official LViT README</span> or <span class="badge secondary">secondary source</span>. Cells it does not have say "not published here".</li>
+<li>The tables are also in <a href="tables.csv">tables.csv</a> and <a href="tables.md">tables.md</a>; all chart data is in <a href="results.json">results.json</a>.</li>
+<li>Charts drawn with Chart.js 4.6.1 (MIT licence, <a href="assets/chart.js-LICENSE.md">licence text</a>), bundled with this page; no network access is needed.</li>
+</ul></section>`;
+}
+
+/** Dataset, profile, model, label ratio: the order of the tables. */
+function compareGroups(a: LoadedRun, b: LoadedRun): number {
+  return (
+    compareDatasets(a.result.dataset, b.result.dataset) ||
+    a.result.profile.name.localeCompare(b.result.profile.name) ||
+    compareModels(a.result.model, b.result.model) ||
+    a.labelPercent - b.labelPercent
+  );
+}
+
+function reducedBadge(): string {
+  return '<span class="badge reduced" title="Reduced compute: not comparable to the paper as equals">reduced</span>';
+}
+
+function fullBadge(): string {
+  return '<span class="badge full" title="Paper settings">full</span>';
+}
+
+function distinctProfiles(runs: readonly LoadedRun[]): { name: string; reduced: boolean; description: string }[] {
+  const seen = new Map<string, { name: string; reduced: boolean; description: string }>();
+  for (const run of runs) {
+    const p = run.result.profile;
+    const prev = seen.get(p.name);
+    seen.set(p.name, { name: p.name, reduced: (prev?.reduced ?? false) || p.reduced, description: p.description ?? '' });
+  }
+  return [...seen.values()].sort((a, b) => a.name.localeCompare(b.name));
+}
+
+export function formatDuration(sec: number): string {
+  if (!Number.isFinite(sec)) return 'unknown';
+  if (sec < 120) return `${sec.toFixed(1)} s`;
+  if (sec < 7200) return `${(sec / 60).toFixed(1)} min`;
+  return `${(sec / 3600).toFixed(2)} h`;
+}

@@ -1,0 +1,153 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import type { RunResult } from '@lvit-bench/core';
+
+/** One result file that passed validation, with where it lives and how the page refers to it. */
+export interface LoadedRun {
+  result: RunResult;
+  /** Absolute path of the result.json. */
+  file: string;
+  /** The run's folder relative to the runs root, '/'-separated (e.g. 'smoke/qata/unet/f50/s666'). */
+  relDir: string;
+  /** HTML id of the run's details section. */
+  anchor: string;
+  /** Label ratio in % (the schema writes 25/50/100; a fraction in (0,1] is converted). */
+  labelPercent: number;
+  /** Absolute path of the run's log.jsonl, when there is one. */
+  logFile: string | null;
+}
+
+/** A result file the report did not use, and why (shown on the page, never dropped silently). */
+export interface SkippedFile {
+  file: string;
+  reason: string;
+}
+
+export interface LoadOutcome {
+  runs: LoadedRun[];
+  skipped: SkippedFile[];
+}
+
+const RESULT_FILE = 'result.json';
+
+/** Every result.json below `root`, sorted. Symlinked folders are not followed (no cycles). */
+export function findResultFiles(root: string): string[] {
+  if (!existsSync(root)) return [];
+  const found: string[] = [];
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.isFile() && entry.name === RESULT_FILE) found.push(path);
+    }
+  };
+  walk(resolve(root));
+  return found.sort();
+}
+
+/**
+ * Read and validate every result file under `runsDir`. With `profile`, only runs of that profile
+ * are kept. When two files describe the same run (profile, dataset, model, label ratio, seed),
+ * the one that finished last is used and the other is listed as skipped.
+ */
+export function loadRuns(runsDir: string, opts: { profile?: string } = {}): LoadOutcome {
+  const root = resolve(runsDir);
+  const skipped: SkippedFile[] = [];
+  const byKey = new Map<string, LoadedRun>();
+  const usedAnchors = new Set<string>();
+  for (const file of findResultFiles(root)) {
+    let result: RunResult;
+    try {
+      result = parseRunResult(readFileSync(file, 'utf8'), file);
+    } catch (err) {
+      skipped.push({ file, reason: (err as Error).message });
+      continue;
+    }
+    if (opts.profile !== undefined && result.profile.name !== opts.profile) continue;
+    const relDir = relative(root, dirname(file)).split(sep).join('/') || '.';
+    const run: LoadedRun = {
+      result,
+      file,
+      relDir,
+      anchor: uniqueAnchor(`run-${slug(relDir)}`, usedAnchors),
+      labelPercent: toLabelPercent(result.labelFraction),
+      logFile: existsSync(join(dirname(file), 'log.jsonl')) ? join(dirname(file), 'log.jsonl') : null,
+    };
+    const key = runKey(run);
+    const previous = byKey.get(key);
+    if (!previous) {
+      byKey.set(key, run);
+      continue;
+    }
+    const [keep, drop] = finishedAt(run) >= finishedAt(previous) ? [run, previous] : [previous, run];
+    byKey.set(key, keep);
+    skipped.push({ file: drop.file, reason: `same run as ${keep.file}, which finished later and is used instead` });
+  }
+  return { runs: [...byKey.values()], skipped };
+}
+
+/** Parse one result.json and check the fields the report relies on; errors name the file. */
+export function parseRunResult(text: string, file: string): RunResult {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${file}: not valid JSON (${(err as Error).message})`);
+  }
+  const r = value as Partial<RunResult> & Record<string, unknown>;
+  const fail = (what: string): never => {
+    throw new Error(`${file}: ${what}`);
+  };
+  if (typeof r !== 'object' || r === null) fail('not a JSON object');
+  if (r.schema !== 'lvit-bench/run@1') fail(`schema is ${JSON.stringify(r.schema)}, expected "lvit-bench/run@1"`);
+  for (const key of ['runId', 'model', 'dataset'] as const) {
+    if (typeof r[key] !== 'string' || r[key] === '') fail(`'${key}' must be a non-empty string`);
+  }
+  if (!isFiniteNumber(r.labelFraction) || r.labelFraction <= 0 || r.labelFraction > 100) fail("'labelFraction' must be in (0, 100]");
+  if (!Number.isInteger(r.seed)) fail("'seed' must be an integer");
+  if (typeof r.profile?.name !== 'string' || typeof r.profile.reduced !== 'boolean') fail("'profile' needs a name and a boolean 'reduced'");
+  const test = r.test;
+  if (!test || !isFraction(test.dice) || !isFraction(test.iou)) fail("'test.dice' and 'test.iou' must be fractions in [0, 1]");
+  if (!Array.isArray(test!.perImage)) fail("'test.perImage' must be an array");
+  if (!r.provenance || typeof r.provenance !== 'object') fail("'provenance' is missing");
+  if (!r.train || typeof r.train !== 'object') fail("'train' is missing");
+  if (!Array.isArray(r.curves)) fail("'curves' must be an array");
+  if (!Array.isArray(r.qualitative)) fail("'qualitative' must be an array");
+  return r as RunResult;
+}
+
+/** 25/50/100 stay as they are; a fraction in (0, 1] (e.g. 0.25) becomes a percentage. */
+export function toLabelPercent(labelFraction: number): number {
+  return labelFraction <= 1 ? Math.round(labelFraction * 100 * 1e6) / 1e6 : labelFraction;
+}
+
+export function slug(text: string): string {
+  return text
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+}
+
+function uniqueAnchor(base: string, used: Set<string>): string {
+  let anchor = base;
+  for (let i = 2; used.has(anchor); i++) anchor = `${base}-${i}`;
+  used.add(anchor);
+  return anchor;
+}
+
+function runKey(run: LoadedRun): string {
+  const r = run.result;
+  return [r.profile.name, r.dataset, r.model, run.labelPercent, r.seed].join('|');
+}
+
+function finishedAt(run: LoadedRun): string {
+  return run.result.provenance.finishedAt ?? '';
+}
+
+function isFiniteNumber(x: unknown): x is number {
+  return typeof x === 'number' && Number.isFinite(x);
+}
+
+function isFraction(x: unknown): x is number {
+  return isFiniteNumber(x) && x >= 0 && x <= 1;
+}

@@ -1,0 +1,45 @@
+/**
+ * CLI: build the static report site from the result files of reproduce runs.
+ *   node scripts/dist/report.js [--runs runs] [--out site] [--profile smoke] [--title "..."]
+ * Defaults are runs/ and site/ at the repository root; relative paths given as flags are taken
+ * from the current directory (as in the reproduce CLI).
+ */
+import { join, relative, resolve } from 'node:path';
+import { buildReport } from '@lvit-bench/report';
+import { parseFlags, stringFlag } from './lib/args.js';
+import { findRepoRoot } from './lib/repo.js';
+
+const FLAGS = { runs: 'string', out: 'string', profile: 'string', title: 'string', help: 'boolean' } as const;
+
+const USAGE = `Usage: node scripts/dist/report.js [--runs DIR] [--out DIR] [--profile NAME] [--title TEXT]
+  --runs DIR      runs root written by reproduce (default: <repo>/runs)
+  --out DIR       site folder to (re)write (default: <repo>/site); a non-empty folder not written by the report is refused
+  --profile NAME  only runs of this profile (e.g. smoke, quick, paper)
+  --title TEXT    page title`;
+
+async function main(argv: string[]): Promise<void> {
+  const flags = parseFlags(argv, FLAGS);
+  if (flags.help === true) {
+    console.log(USAGE);
+    return;
+  }
+  const root = findRepoRoot();
+  const runsDir = resolve(stringFlag(flags, 'runs') ?? join(root, 'runs'));
+  const outDir = resolve(stringFlag(flags, 'out') ?? join(root, 'site'));
+  const outcome = await buildReport({ runsDir, outDir, profile: stringFlag(flags, 'profile'), title: stringFlag(flags, 'title') });
+
+  const rows = outcome.tables.reduce((n, t) => n + t.rows.length, 0);
+  console.log(`[report] ${outcome.runs.length} run(s) from ${relative(process.cwd(), runsDir) || '.'}, ${rows} table row(s) in ${outcome.tables.length} dataset table(s)`);
+  for (const s of outcome.skipped) console.warn(`[report] not used: ${s.file}: ${s.reason}`);
+  for (const w of outcome.warnings) console.warn(`[report] warning: ${w}`);
+  if (outcome.runs.length === 0) console.warn(`[report] no result files found${flags.profile ? ` for profile ${flags.profile}` : ''}; the page says so`);
+  console.log(`[report] wrote ${outcome.indexHtml} (+ tables.csv, tables.md, results.json)`);
+}
+
+main(process.argv.slice(2)).then(
+  () => process.exit(0),
+  (err) => {
+    console.error(`[report] ${err instanceof Error ? err.message : err}`);
+    process.exit(1);
+  },
+);
