@@ -1,1 +1,34 @@
-export {};
+export { resolveDataRoot, resolveCacheDir, findRepoRoot } from './paths.js';
+export { loadDataset, DEFAULT_LIMIT_SEED, type LoadDatasetOptions } from './load.js';
+export {
+  PreparedSplit,
+  readPreparedDataset,
+  SPLIT_NAMES,
+  type PreparedDataset,
+  type SplitArrays,
+  type SplitName,
+} from './prepared.js';
+export type { DatasetName } from './sources.js';
+export type { QataTestText } from './staged.js';
+export type { ChannelOrder } from './decode.js';
+export { resizeLinearU8, thresholdMask, type ImageU8 } from './resize.js';
+export {
+  augmentLViT,
+  applyLViTAugmentation,
+  drawLViTAugmentation,
+  rot90FlipIndexMap,
+  rotateNearestIndexMap,
+  type LViTAugmentation,
+} from './augment.js';
+export {
+  drawLabeledSubset,
+  makeLabelManifest,
+  writeLabelManifest,
+  readLabelManifest,
+  labeledIdsSha256,
+  subsetSplit,
+  LABEL_MANIFEST_SCHEMA,
+  type LabelManifest,
+} from './label-fraction.js';
+export { makeSyntheticDataset, type SyntheticOptions } from './synthetic.js';
+export { writePng } from './png.js';

@@ -1,0 +1,142 @@
+/**
+ * The official LViT folder layout (README §1.2, `Load_Dataset.py`, LVIT.md §3.1), so users can point
+ * the suite at their own downloads:
+ *   <root>/{Train,Val,Test}_Folder/{img,labelcol}/...  and text workbooks with columns
+ *   `Image` (= the MASK file name) and `Description`.
+ * MoNuSeg: mask = image name with its extension replaced by .png; texts in <Split>_Folder/<Split>_text.xlsx.
+ * QaTa (LViT's "Covid19"): mask = mask_<image name>; one Train_Folder/Train_Val_text.xlsx serves
+ * train and val (as train_model.py reads it); Test_Folder/Test_text.xlsx for test.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import readXlsxFile from 'read-excel-file/node';
+import type { SplitName } from './prepared.js';
+import {
+  IMAGE_EXTENSIONS,
+  listFiles,
+  requireNonEmpty,
+  requireUniqueIds,
+  stem,
+  type DatasetName,
+  type SourceListing,
+  type SourceSample,
+} from './sources.js';
+
+const FOLDER: Record<SplitName, string> = { train: 'Train_Folder', val: 'Val_Folder', test: 'Test_Folder' };
+const TITLE: Record<SplitName, string> = { train: 'Train', val: 'Val', test: 'Test' };
+
+interface TextRow {
+  text: string;
+  where: string;
+}
+
+/** Read an LViT text workbook: sheet 1, header row with `Image` and `Description`. */
+export async function readLViTWorkbook(path: string): Promise<Map<string, TextRow>> {
+  let rows: unknown[][];
+  try {
+    rows = (await readXlsxFile(path)) as unknown[][];
+  } catch (err) {
+    throw new Error(`${path}: cannot read workbook (${(err as Error).message})`);
+  }
+  if (rows.length === 0) throw new Error(`${path}: empty workbook (expected a header row with Image, Description)`);
+  const header = rows[0].map((c) => String(c ?? '').trim());
+  const imageCol = header.indexOf('Image');
+  const textCol = header.indexOf('Description');
+  if (imageCol < 0 || textCol < 0) {
+    const missing = [imageCol < 0 ? 'Image' : '', textCol < 0 ? 'Description' : ''].filter(Boolean).join(', ');
+    throw new Error(`${path}: missing column(s) ${missing} (header has: ${header.join(', ')})`);
+  }
+  const out = new Map<string, TextRow>();
+  rows.slice(1).forEach((row, k) => {
+    const where = `${path} row ${k + 2}`;
+    const image = String(row[imageCol] ?? '').trim();
+    const text = String(row[textCol] ?? '').trim();
+    if (image === '' && text === '') return; // trailing blank rows
+    if (image === '') throw new Error(`${where}: empty Image cell`);
+    if (text === '') throw new Error(`${where}: empty Description for ${image}`);
+    if (out.has(image)) throw new Error(`${where}: duplicate row for ${image} (first at ${out.get(image)!.where})`);
+    out.set(image, { text, where });
+  });
+  return out;
+}
+
+/** The LViT dataset folder under `root`: root itself, or a known sub-folder name. */
+export function findLViTDatasetDir(root: string, dataset: DatasetName): string {
+  const names = dataset === 'monuseg' ? ['', 'MoNuSeg'] : ['', 'Covid19', 'QaTa-COV19', 'QaTa'];
+  const tried: string[] = [];
+  for (const name of names) {
+    const dir = name === '' ? root : join(root, name);
+    if (existsSync(join(dir, FOLDER.train)) && statSync(join(dir, FOLDER.train)).isDirectory()) return dir;
+    tried.push(join(dir, FOLDER.train));
+  }
+  throw new Error(`no LViT-layout ${dataset} folder: none of ${tried.join(', ')} exists`);
+}
+
+function maskNameFor(dataset: DatasetName, image: string): string {
+  return dataset === 'monuseg' ? `${stem(image)}.png` : `mask_${image}`;
+}
+
+/** Candidate workbooks per split, first existing wins. */
+function workbookCandidates(dir: string, dataset: DatasetName, split: SplitName): string[] {
+  const own = join(dir, FOLDER[split], `${TITLE[split]}_text.xlsx`);
+  if (dataset === 'qata' && split !== 'test') {
+    return [join(dir, FOLDER.train, 'Train_Val_text.xlsx'), join(dir, 'Train_Val_text.xlsx'), own];
+  }
+  return [own];
+}
+
+export async function listLViTLayout(root: string, dataset: DatasetName): Promise<SourceListing> {
+  const dir = findLViTDatasetDir(root, dataset);
+  const workbooks = new Map<string, Map<string, TextRow>>();
+  const usedKeys = new Map<string, Set<string>>(); // workbook -> keys matched by an image
+  const splitWorkbook = {} as Record<SplitName, string>;
+  for (const split of ['train', 'val', 'test'] as const) {
+    const candidates = workbookCandidates(dir, dataset, split);
+    const path = candidates.find((p) => existsSync(p));
+    if (path === undefined) throw new Error(`no text workbook for split ${split}: tried ${candidates.join(', ')}`);
+    splitWorkbook[split] = path;
+    if (!workbooks.has(path)) {
+      workbooks.set(path, await readLViTWorkbook(path));
+      usedKeys.set(path, new Set());
+    }
+  }
+
+  const splits: Record<SplitName, SourceSample[]> = { train: [], val: [], test: [] };
+  for (const split of ['train', 'val', 'test'] as const) {
+    const imgDir = join(dir, FOLDER[split], 'img');
+    const maskDir = join(dir, FOLDER[split], 'labelcol');
+    const isImageFile = (f: string) => IMAGE_EXTENSIONS.has(f.slice(f.lastIndexOf('.')).toLowerCase());
+    const images = listFiles(imgDir, `${split} img`).filter(isImageFile);
+    const masks = new Set(listFiles(maskDir, `${split} labelcol`).filter(isImageFile));
+    const book = workbooks.get(splitWorkbook[split])!;
+    const matched = new Set<string>();
+    for (const image of images) {
+      const mask = maskNameFor(dataset, image);
+      if (!masks.has(mask)) throw new Error(`${join(maskDir, mask)}: missing mask for image ${join(imgDir, image)}`);
+      const row = book.get(mask);
+      if (row === undefined) throw new Error(`${join(imgDir, image)}: image has no text row (Image = ${mask}) in ${splitWorkbook[split]}`);
+      matched.add(mask);
+      usedKeys.get(splitWorkbook[split])!.add(mask);
+      splits[split].push({ id: stem(image), imagePath: join(imgDir, image), maskPath: join(maskDir, mask), text: row.text });
+    }
+    for (const mask of masks) {
+      if (!matched.has(mask)) throw new Error(`${join(maskDir, mask)}: mask has no image in ${imgDir}`);
+    }
+    requireUniqueIds(splits[split], imgDir);
+  }
+  // Every text row must belong to an image of a split that reads that workbook.
+  for (const [path, book] of workbooks) {
+    const used = usedKeys.get(path)!;
+    for (const [key, row] of book) {
+      if (!used.has(key)) throw new Error(`${row.where}: text row for ${key}, but no such image in the split folder(s) reading this workbook`);
+    }
+  }
+  const listing: SourceListing = {
+    datasetDir: dir,
+    splits,
+    auxFiles: [...workbooks.keys()],
+    notes: ['Read from the official LViT folder layout ({Train,Val,Test}_Folder/{img,labelcol} + text workbooks).'],
+  };
+  requireNonEmpty(listing, { train: join(dir, FOLDER.train), val: join(dir, FOLDER.val), test: join(dir, FOLDER.test) });
+  return listing;
+}
