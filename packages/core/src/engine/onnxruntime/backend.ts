@@ -1,0 +1,126 @@
+import type * as tf from '@tensorflow/tfjs';
+import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import { BufferPool, PooledArray } from './buffer-pool.js';
+import { GraphBuilder } from './onnx-graph.js';
+import { OrtFeed, OrtResult, OrtSession, OrtSessionOptions } from './ort-binding.js';
+import { recordSessionCreate } from './stats.js';
+
+/**
+ * The 'onnxruntime' tfjs backend: the cpu backend's storage (one TypedArray per tensor) and all its
+ * kernels, with the heavy ones replaced by cached ORT sessions that read those arrays in place and
+ * write their outputs into arrays from a recycling pool, which become the output tensors.
+ *
+ * Storage note: every tensor lives in `this.data` as in MathBackendCPU. A GPU execution provider
+ * would add an ORT-owned device tensor to that record and download it in `readSync`; all ORT kernels
+ * go through `feedOf`/`runGraph` below, the two places that would change.
+ */
+export class OnnxruntimeBackend extends MathBackendCPU {
+  private readonly sessions = new Map<string, OrtSession>();
+  readonly pool = new BufferPool();
+  private readonly alloc = (ctor: Parameters<BufferPool['acquire']>[0], n: number) => this.pool.acquire(ctor, n);
+
+  constructor(
+    private ortOptions: OrtSessionOptions,
+    private readonly maxSessions = 4000,
+  ) {
+    super();
+  }
+
+  get options(): Readonly<OrtSessionOptions> {
+    return this.ortOptions;
+  }
+
+  /** New execution provider or thread count: later kernels compile new sessions with them. */
+  setOrtOptions(opts: OrtSessionOptions): void {
+    if (JSON.stringify(opts) === JSON.stringify(this.ortOptions)) return;
+    this.ortOptions = { ...opts };
+    for (const s of this.sessions.values()) s.dispose();
+    this.sessions.clear();
+  }
+
+  /** The TypedArray of a tensor, as an ORT feed (no copy). */
+  feedOf(t: tf.TensorInfo): OrtFeed {
+    const values = this.data.get(t.dataId)!.values;
+    const type = ORT_TYPE[t.dtype];
+    if (!type) throw new Error(`onnxruntime/backend.ts: dtype ${t.dtype} cannot be fed to ORT`);
+    let data = values as OrtFeed['data'];
+    if (!(data instanceof TYPED_ARRAY[t.dtype])) data = new TYPED_ARRAY[t.dtype](values as ArrayLike<number>) as OrtFeed['data'];
+    return { dims: t.shape, type, location: 'cpu', data };
+  }
+
+  /**
+   * Runs a cached single-kernel graph. `build` declares one graph input per entry of `inputs`, in
+   * order, and the outputs; it only runs when `key` is new. Returns one TensorInfo per output.
+   */
+  runGraph(kernel: string, key: string, build: (g: GraphBuilder) => void, inputs: tf.TensorInfo[]): tf.TensorInfo[] {
+    let session = this.sessions.get(key);
+    if (!session) session = this.createSession(kernel, key, build);
+    const feeds: Record<string, OrtFeed> = {};
+    for (let i = 0; i < inputs.length; i++) feeds[`i${i}`] = this.feedOf(inputs[i]);
+    const results = session.run(feeds, this.alloc);
+    return results.map((r) => this.adopt(r));
+  }
+
+  private createSession(kernel: string, key: string, build: (g: GraphBuilder) => void): OrtSession {
+    const t0 = performance.now();
+    const g = new GraphBuilder();
+    build(g);
+    const session = new OrtSession(g.toBytes(), this.ortOptions, g.numOutputs, g.outputShapes);
+    if (this.sessions.size >= this.maxSessions) {
+      // Shapes keep changing (e.g. evaluation at many sizes): drop the oldest sessions.
+      const oldest = this.sessions.keys().next().value as string;
+      this.sessions.get(oldest)!.dispose();
+      this.sessions.delete(oldest);
+    }
+    this.sessions.set(key, session);
+    recordSessionCreate(kernel, performance.now() - t0);
+    return session;
+  }
+
+  /** Wraps an ORT output array as a tensor of this backend (no copy). */
+  private adopt(r: OrtResult): tf.TensorInfo {
+    const dtype = TF_DTYPE[r.type];
+    if (!dtype) throw new Error(`onnxruntime/backend.ts: ORT returned unsupported type ${r.type}`);
+    const shape = Array.from(r.dims, Number);
+    const info = this.makeTensorInfo(shape, dtype, r.data as PooledArray);
+    this.pool.own(r.data as PooledArray, info.dataId);
+    return info;
+  }
+
+  /** After a cpu kernel ran: its outputs may view an input's buffer (contiguous Slice). */
+  noteCpuOutputs(out: tf.TensorInfo | tf.TensorInfo[]): void {
+    for (const t of Array.isArray(out) ? out : [out]) this.pool.noteAlias(this.data.get(t.dataId)?.values, t.dataId);
+  }
+
+  override readSync(dataId: object): tf.backend_util.BackendValues {
+    // dataSync()/arraySync() hand this very array to user code, which may keep it after dispose.
+    this.pool.escape(this.data.get(dataId)?.values);
+    return super.readSync(dataId);
+  }
+
+  override disposeData(dataId: object, force = false): boolean {
+    const values = this.data.get(dataId)?.values;
+    const released = super.disposeData(dataId, force);
+    if (released && values && !this.data.has(dataId)) this.pool.release(values, dataId);
+    return released;
+  }
+
+  numSessions(): number {
+    return this.sessions.size;
+  }
+
+  override dispose(): void {
+    for (const s of this.sessions.values()) s.dispose();
+    this.sessions.clear();
+    this.pool.clear();
+    super.dispose();
+  }
+}
+
+const ORT_TYPE: Partial<Record<tf.DataType, OrtFeed['type']>> = { float32: 'float32', int32: 'int32', bool: 'bool' };
+const TF_DTYPE: Record<string, tf.DataType | undefined> = { float32: 'float32', int32: 'int32', bool: 'bool' };
+const TYPED_ARRAY: Record<string, Float32ArrayConstructor | Int32ArrayConstructor | Uint8ArrayConstructor> = {
+  float32: Float32Array,
+  int32: Int32Array,
+  bool: Uint8Array,
+};

@@ -1,0 +1,76 @@
+/**
+ * Recycles the output arrays of ORT kernels. A fresh `new Float32Array(n)` costs a zero fill, GC
+ * churn and, without GLIBC_TUNABLES, fresh-page faults (ENGINE.md §1.1 b: 3-5 ms per MB here); a
+ * training step allocates the same shapes every time, so disposed outputs are reused exactly.
+ *
+ * Safety: an array is recycled only while this pool is sure nobody else can see it:
+ * - it was allocated here and its tensor's data record was the only owner (`own`);
+ * - `escape` (readSync: dataSync/arraySync hand the very array to user code) makes it permanent;
+ * - `noteAlias` (a cpu kernel produced an output that views the same ArrayBuffer, e.g. a
+ *   contiguous Slice) makes it permanent too.
+ */
+export type TypedArrayCtor = Float32ArrayConstructor | Int32ArrayConstructor | Uint8ArrayConstructor;
+export type PooledArray = Float32Array | Int32Array | Uint8Array;
+
+export class BufferPool {
+  /** Buffers that may be recycled, with the data id that owns them. */
+  private readonly owner = new WeakMap<ArrayBufferLike, object>();
+  private readonly free = new Map<number, ArrayBuffer[]>();
+  private freeBytes = 0;
+  hits = 0;
+  misses = 0;
+
+  constructor(private readonly maxFreeBytes = 1 << 30) {}
+
+  acquire(ctor: TypedArrayCtor, length: number): PooledArray {
+    const bytes = length * ctor.BYTES_PER_ELEMENT;
+    const list = this.free.get(bytes);
+    const buf = list?.pop();
+    if (buf) {
+      this.freeBytes -= bytes;
+      this.hits++;
+      return new ctor(buf);
+    }
+    this.misses++;
+    return new ctor(length);
+  }
+
+  /** Marks `values` (allocated by `acquire`) as owned by the tensor data `dataId`. */
+  own(values: PooledArray, dataId: object): void {
+    this.owner.set(values.buffer, dataId);
+  }
+
+  /** The array left the backend's control (handed to user code): never recycle it. */
+  escape(values: unknown): void {
+    if (ArrayBuffer.isView(values)) this.owner.delete(values.buffer);
+  }
+
+  /** A tensor other than the owner uses this buffer (a view): never recycle it. */
+  noteAlias(values: unknown, dataId: object): void {
+    if (!ArrayBuffer.isView(values)) return;
+    const o = this.owner.get(values.buffer);
+    if (o !== undefined && o !== dataId) this.owner.delete(values.buffer);
+  }
+
+  /** The tensor data `dataId` was deleted; recycle its array if it was the sole owner. */
+  release(values: unknown, dataId: object): void {
+    if (!ArrayBuffer.isView(values) || this.owner.get(values.buffer) !== dataId) return;
+    const buf = values.buffer as ArrayBuffer;
+    this.owner.delete(buf);
+    if (values.byteOffset !== 0 || values.byteLength !== buf.byteLength) return;
+    if (this.freeBytes + buf.byteLength > this.maxFreeBytes) return;
+    let list = this.free.get(buf.byteLength);
+    if (!list) this.free.set(buf.byteLength, (list = []));
+    list.push(buf);
+    this.freeBytes += buf.byteLength;
+  }
+
+  get pooledBytes(): number {
+    return this.freeBytes;
+  }
+
+  clear(): void {
+    this.free.clear();
+    this.freeBytes = 0;
+  }
+}

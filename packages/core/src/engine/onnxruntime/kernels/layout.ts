@@ -1,0 +1,103 @@
+import * as tf from '@tensorflow/tfjs';
+import type { GraphBuilder } from '../onnx-graph.js';
+import { thresholds, OrtKernel, OrtKernelArgs, sig, sigs, sizeOf } from './util.js';
+
+/**
+ * Data-movement kernels whose cpu versions walk TensorBuffer.get() per element: Transpose, Tile,
+ * Concat, SplitV (the channel-concat gradient), strided Slice, PadV2; and Softmax. float32 only;
+ * contiguous slices stay in the cpu kernel, which returns a view for free.
+ */
+
+function runTranspose(args: OrtKernelArgs): tf.TensorInfo | null {
+  const x = args.inputs.x;
+  const perm = args.attrs.perm as number[];
+  if (x.dtype !== 'float32' || sizeOf(x.shape) < thresholds.elements) return null;
+  const key = `Transpose:${sig(x)}:${perm.join(',')}`;
+  const build = (g: GraphBuilder) => g.output(g.op('Transpose', [g.input('float32', x.shape)], { perm: { ints: perm } }), 'float32');
+  return args.backend.runGraph('Transpose', key, build, [x])[0];
+}
+
+function runTile(args: OrtKernelArgs): tf.TensorInfo | null {
+  const x = args.inputs.x;
+  const reps = args.attrs.reps as number[];
+  if (x.dtype !== 'float32' || sizeOf(x.shape) * sizeOf(reps) < thresholds.elements) return null;
+  const key = `Tile:${sig(x)}:${reps.join(',')}`;
+  const build = (g: GraphBuilder) => g.output(g.op('Tile', [g.input('float32', x.shape), g.int64(reps)]), 'float32');
+  return args.backend.runGraph('Tile', key, build, [x])[0];
+}
+
+function runConcat(args: OrtKernelArgs): tf.TensorInfo | null {
+  const all = (Array.isArray(args.inputs) ? args.inputs : Object.values(args.inputs)) as tf.TensorInfo[];
+  const list = all.filter((t) => sizeOf(t.shape) > 0);
+  if (list.length < 2 || list.some((t) => t.dtype !== 'float32')) return null;
+  const axis = tf.util.parseAxisParam(args.attrs.axis as number, list[0].shape)[0];
+  const total = list.reduce((s, t) => s + sizeOf(t.shape), 0);
+  if (total < thresholds.elements) return null;
+  // Concat along axis 0 of contiguous inputs is a plain copy the cpu kernel does fast.
+  if (list[0].shape.slice(0, axis).every((d) => d === 1)) return null;
+  const key = `Concat:${sigs(list)}${axis}`;
+  const build = (g: GraphBuilder) => g.output(g.op('Concat', list.map((t) => g.input('float32', t.shape)), { axis: { i: axis } }), 'float32');
+  return args.backend.runGraph('Concat', key, build, list)[0];
+}
+
+function runSplitV(args: OrtKernelArgs): tf.TensorInfo[] | null {
+  const x = args.inputs.x;
+  if (x.dtype !== 'float32' || sizeOf(x.shape) < thresholds.elements) return null;
+  const axis = tf.util.parseAxisParam(args.attrs.axis as number, x.shape)[0];
+  if (x.shape.slice(0, axis).every((d) => d === 1)) return null; // contiguous pieces: cpu views
+  const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, args.attrs.numOrSizeSplits as number | number[], axis);
+  if (sizes.some((s) => s <= 0)) return null;
+  const key = `SplitV:${sig(x)}:${axis}:${sizes.join(',')}`;
+  const build = (g: GraphBuilder) => {
+    const outs = g.ops('Split', [g.input('float32', x.shape), g.int64(sizes)], { axis: { i: axis } }, sizes.length);
+    for (const o of outs) g.output(o, 'float32');
+  };
+  return args.backend.runGraph('SplitV', key, build, [x]);
+}
+
+function runSlice(args: OrtKernelArgs): tf.TensorInfo | null {
+  const x = args.inputs.x;
+  if (x.dtype !== 'float32') return null;
+  const [begin, size] = tf.slice_util.parseSliceParams(x as tf.Tensor, args.attrs.begin as number[], args.attrs.size as number[]);
+  if (sizeOf(size) < thresholds.elements || tf.slice_util.isSliceContinous(x.shape, begin, size)) return null;
+  const key = `Slice:${sig(x)}:${begin.join(',')}:${size.join(',')}`;
+  const build = (g: GraphBuilder) => {
+    const ends = begin.map((b, i) => b + size[i]);
+    const axes = begin.map((_, i) => i);
+    g.output(g.op('Slice', [g.input('float32', x.shape), g.int64(begin), g.int64(ends), g.int64(axes)]), 'float32', size);
+  };
+  return args.backend.runGraph('Slice', key, build, [x])[0];
+}
+
+function runPad(args: OrtKernelArgs): tf.TensorInfo | null {
+  const x = args.inputs.x;
+  const paddings = args.attrs.paddings as [number, number][];
+  const value = (args.attrs.constantValue as number | undefined) ?? 0;
+  if (x.dtype !== 'float32' || sizeOf(x.shape) < thresholds.elements) return null;
+  const key = `PadV2:${sig(x)}:${paddings.flat().join(',')}:${value}`;
+  const build = (g: GraphBuilder) => {
+    const pads = [...paddings.map((p) => p[0]), ...paddings.map((p) => p[1])];
+    g.output(g.op('Pad', [g.input('float32', x.shape), g.int64(pads), g.float(value)]), 'float32');
+  };
+  return args.backend.runGraph('PadV2', key, build, [x])[0];
+}
+
+function runSoftmax(args: OrtKernelArgs): tf.TensorInfo | null {
+  const logits = args.inputs.logits;
+  const rank = logits.shape.length;
+  const dim = args.attrs.dim as number;
+  if (logits.dtype !== 'float32' || (dim !== -1 && dim !== rank - 1) || sizeOf(logits.shape) < thresholds.elements / 4) return null;
+  const key = `Softmax:${sig(logits)}`;
+  const build = (g: GraphBuilder) => g.output(g.op('Softmax', [g.input('float32', logits.shape)], { axis: { i: -1 } }), 'float32');
+  return args.backend.runGraph('Softmax', key, build, [logits])[0];
+}
+
+export const layoutKernels: OrtKernel[] = [
+  { kernelName: 'Transpose', run: runTranspose },
+  { kernelName: 'Tile', run: runTile },
+  { kernelName: 'Concat', run: runConcat },
+  { kernelName: 'SplitV', run: runSplitV },
+  { kernelName: 'Slice', run: runSlice },
+  { kernelName: 'PadV2', run: runPad },
+  { kernelName: 'Softmax', run: runSoftmax },
+];

@@ -1,0 +1,56 @@
+import type * as tf from '@tensorflow/tfjs';
+import type { GraphBuilder } from '../onnx-graph.js';
+import { OrtKernel, OrtKernelArgs, sigs, sizeOf, thresholds } from './util.js';
+
+/**
+ * Nearest-neighbour upsampling by a power-of-two factor (LViT's upsampleNearest), NHWC, and its
+ * gradient; the cpu gradient kernel searches a window per output pixel (5 ms per call at LViT-128
+ * sizes). With alignCorners and halfPixelCenters off, tfjs maps output row r to input row
+ * floor(r / f), which for f = 2^k is exact in floating point, so:
+ * - forward: [B,H,W,C] -> Reshape [B,H,1,W,1,C] -> Expand [B,H,f,W,f,C] -> Reshape [B,fH,fW,C];
+ * - gradient: dy [B,fH,fW,C] -> Reshape [B,H,f,W,f,C] -> ReduceSum over the two f axes.
+ * Other factors and modes go to the cpu kernels.
+ */
+
+function powerOfTwoFactor(small: number, big: number): number | null {
+  const f = big / small;
+  return Number.isInteger(f) && f >= 1 && (f & (f - 1)) === 0 ? f : null;
+}
+
+function runResize(args: OrtKernelArgs): tf.TensorInfo | null {
+  const x = args.inputs.images;
+  const [newH, newW] = args.attrs.size as [number, number];
+  if (x.dtype !== 'float32' || x.shape.length !== 4 || args.attrs.alignCorners || args.attrs.halfPixelCenters) return null;
+  const [b, h, w, c] = x.shape;
+  const fh = powerOfTwoFactor(h, newH);
+  const fw = powerOfTwoFactor(w, newW);
+  if (!fh || !fw || b * newH * newW * c < thresholds.elements) return null;
+  const key = `ResizeNearest:${sigs([x])}${fh},${fw}`;
+  const build = (g: GraphBuilder) => {
+    const x6 = g.op('Reshape', [g.input('float32', x.shape), g.int64([b, h, 1, w, 1, c])]);
+    const e = g.op('Expand', [x6, g.int64([b, h, fh, w, fw, c])]);
+    g.output(g.op('Reshape', [e, g.int64([b, newH, newW, c])]), 'float32', [b, newH, newW, c]);
+  };
+  return args.backend.runGraph('ResizeNearestNeighbor', key, build, [x])[0];
+}
+
+function runResizeGrad(args: OrtKernelArgs): tf.TensorInfo | null {
+  const { images, dy } = args.inputs;
+  if (dy.dtype !== 'float32' || images.shape.length !== 4 || args.attrs.alignCorners) return null;
+  const [b, h, w, c] = images.shape;
+  const [, dh, dw] = dy.shape;
+  const fh = powerOfTwoFactor(h, dh);
+  const fw = powerOfTwoFactor(w, dw);
+  if (!fh || !fw || sizeOf(dy.shape) < thresholds.elements) return null;
+  const key = `ResizeNearestGrad:${sigs([dy])}${fh},${fw}`;
+  const build = (g: GraphBuilder) => {
+    const d6 = g.op('Reshape', [g.input('float32', dy.shape), g.int64([b, h, fh, w, fw, c])]);
+    g.output(g.op('ReduceSum', [d6, g.int64([2, 4])], { keepdims: { i: 0 } }), 'float32', [b, h, w, c]);
+  };
+  return args.backend.runGraph('ResizeNearestNeighborGrad', key, build, [dy])[0];
+}
+
+export const resizeKernels: OrtKernel[] = [
+  { kernelName: 'ResizeNearestNeighbor', run: runResize },
+  { kernelName: 'ResizeNearestNeighborGrad', run: runResizeGrad },
+];

@@ -1,0 +1,178 @@
+import { createRequire } from 'node:module';
+import os from 'node:os';
+
+/**
+ * Synchronous access to onnxruntime-node's native binding (ENGINE.md §11).
+ *
+ * tfjs kernels are synchronous, but onnxruntime-node's public `InferenceSession.run` returns a
+ * Promise (it only defers to setImmediate). The internal module `onnxruntime-node/dist/binding`
+ * loads and runs synchronously. It is not a public API: the package is pinned to 1.30.0 and
+ * `ort-binding.test.ts` fails loudly if the entry point changes shape.
+ */
+
+/** A tensor as the native binding reads it (it only looks at these four fields). */
+export interface OrtFeed {
+  dims: readonly number[];
+  type: OrtDataType;
+  location: 'cpu';
+  data: OrtTypedArray;
+}
+
+export type OrtDataType = 'float32' | 'int32' | 'bool' | 'int64' | 'uint8';
+export type OrtTypedArray = Float32Array | Int32Array | Uint8Array | BigInt64Array;
+
+/** What the binding returns per output (an onnxruntime-common Tensor). */
+export interface OrtResult {
+  dims: readonly number[];
+  type: string;
+  data: OrtTypedArray;
+}
+
+interface NativeSession {
+  loadModel(buffer: ArrayBufferLike, byteOffset: number, byteLength: number, options: object): void;
+  run(feeds: Record<string, OrtFeed>, fetches: Record<string, null>, runOptions: object): Record<string, OrtResult>;
+  dispose(): void;
+  readonly inputMetadata?: { name: string; type: number; shape: number[] }[];
+  readonly outputMetadata?: { name: string; type: number; shape: number[] }[];
+}
+
+interface NativeBinding {
+  InferenceSession: new () => NativeSession;
+  listSupportedBackends: () => { name: string; bundled: boolean }[];
+}
+
+export interface OrtSessionOptions {
+  executionProvider: 'cpu' | 'webgpu';
+  intraOpNumThreads: number;
+  /** ORT's per-session memory arena for graph intermediates (off: hundreds of sessions would each keep their peak). */
+  cpuMemArena?: boolean;
+}
+
+let loaded: NativeBinding | null = null;
+
+/** Loads the binding once; throws an Error naming this file if the internal entry point changed. */
+export function loadOrtBinding(): NativeBinding {
+  if (loaded) return loaded;
+  const require = createRequire(import.meta.url);
+  const mod = require('onnxruntime-node/dist/binding') as { binding?: unknown; initOrt?: unknown };
+  const version = (require('onnxruntime-node/package.json') as { version: string }).version;
+  const fail = (what: string) =>
+    new Error(`ort-binding.ts: onnxruntime-node ${version}: internal binding changed (${what}); pin 1.30.0`);
+  if (typeof mod.initOrt !== 'function') throw fail('initOrt() missing');
+  const b = mod.binding as Partial<NativeBinding> | undefined;
+  if (!b || typeof b.InferenceSession !== 'function') throw fail('binding.InferenceSession missing');
+  if (typeof b.listSupportedBackends !== 'function') throw fail('binding.listSupportedBackends missing');
+  const proto = b.InferenceSession.prototype as Partial<NativeSession>;
+  for (const m of ['loadModel', 'run', 'dispose'] as const) {
+    if (typeof proto[m] !== 'function') throw fail(`InferenceSession.prototype.${m} missing`);
+  }
+  (mod.initOrt as () => void)();
+  loaded = b as NativeBinding;
+  return loaded;
+}
+
+/** Execution providers compiled into this onnxruntime-node build (cpu, and webgpu on Linux x64). */
+export function listOrtBackends(): string[] {
+  return loadOrtBinding()
+    .listSupportedBackends()
+    .map((b) => b.name);
+}
+
+export function ortPackageVersion(): string {
+  const require = createRequire(import.meta.url);
+  return (require('onnxruntime-node/package.json') as { version: string }).version;
+}
+
+export function defaultThreads(): number {
+  return Math.max(1, Math.min(os.availableParallelism?.() ?? os.cpus().length, 16));
+}
+
+/**
+ * Native session options. Spinning is off: the backend holds hundreds of small sessions, each with
+ * its own intra-op pool, and spinning workers of the previous kernel steal the cores from the next
+ * one (measured: 40 sessions round robin took 880 ms with spinning, 160 ms without; 1 session 100 ms).
+ */
+function nativeOptions(opts: OrtSessionOptions): object {
+  return {
+    executionProviders: [{ name: opts.executionProvider }],
+    intraOpNumThreads: opts.intraOpNumThreads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    enableCpuMemArena: opts.cpuMemArena ?? false,
+    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+  };
+}
+
+/** One loaded ONNX graph; `run` is synchronous. Inputs are named i0..in, outputs o0..om. */
+export class OrtSession {
+  private readonly native: NativeSession;
+  private readonly outputNames: string[];
+  /** Static output shapes/types from ORT's shape inference, or null if any dim is unknown. */
+  private readonly outputs: { dims: number[]; size: number; type: OrtDataType; ctor: TypedArrayCtor }[] | null;
+  private readonly nullFetches: Record<string, null>;
+
+  /**
+   * `declaredShapes[i]`, when given, is the shape output i must have; otherwise ORT's inferred
+   * static shape is used. (ORT reports an unknown rank as [], like a scalar, so an undeclared output
+   * whose inferred rank is 0 is fetched unallocated: correct, but copied out of ORT's memory.)
+   */
+  constructor(model: Uint8Array, opts: OrtSessionOptions, numOutputs: number, declaredShapes: (readonly number[] | undefined)[] = []) {
+    const B = loadOrtBinding();
+    this.native = new B.InferenceSession();
+    this.native.loadModel(model.buffer, model.byteOffset, model.byteLength, nativeOptions(opts));
+    this.outputNames = Array.from({ length: numOutputs }, (_, i) => `o${i}`);
+    this.nullFetches = Object.fromEntries(this.outputNames.map((n) => [n, null]));
+    this.outputs = staticOutputs(this.native, this.outputNames, declaredShapes);
+  }
+
+  /**
+   * Runs the graph. Outputs are JS-allocated arrays that ORT writes into (preallocated fetches):
+   * V8 then accounts for their memory and collects them like any tensor of the cpu backend. (ORT-
+   * allocated outputs come back as external ArrayBuffers V8 does not count, so garbage piled up to
+   * GBs of RSS and every allocation paid fresh page faults.)
+   */
+  run(feeds: Record<string, OrtFeed>, alloc: (ctor: TypedArrayCtor, length: number) => OrtFeed['data'] = (c, n) => new c(n)): OrtResult[] {
+    if (!this.outputs) {
+      const out = this.native.run(feeds, this.nullFetches, {});
+      return this.outputNames.map((n) => out[n]);
+    }
+    const fetches: Record<string, OrtFeed> = {};
+    const results: OrtResult[] = [];
+    for (let i = 0; i < this.outputs.length; i++) {
+      const o = this.outputs[i];
+      const r: OrtFeed = { dims: o.dims, type: o.type, location: 'cpu', data: alloc(o.ctor, o.size) };
+      fetches[this.outputNames[i]] = r;
+      results.push(r);
+    }
+    this.native.run(feeds, fetches as unknown as Record<string, null>, {});
+    return results;
+  }
+
+  dispose(): void {
+    this.native.dispose();
+  }
+}
+
+export type TypedArrayCtor = Float32ArrayConstructor | Int32ArrayConstructor | Uint8ArrayConstructor;
+
+const ORT_ELEM: Record<number, { type: OrtDataType; ctor: TypedArrayCtor }> = {
+  1: { type: 'float32', ctor: Float32Array },
+  6: { type: 'int32', ctor: Int32Array },
+  9: { type: 'bool', ctor: Uint8Array },
+};
+
+function staticOutputs(native: NativeSession, names: string[], declared: (readonly number[] | undefined)[]) {
+  const meta = native.outputMetadata as { name: string; type: number; shape: number[] }[] | undefined;
+  if (!meta) return null;
+  const outs = [];
+  for (let i = 0; i < names.length; i++) {
+    const m = meta.find((x) => x.name === names[i]);
+    const elem = m && ORT_ELEM[m.type];
+    if (!m || !elem) return null;
+    const dims = declared[i] ? [...declared[i]!] : m.shape;
+    if (!declared[i] && (dims.length === 0 || dims.some((d) => !(d >= 0)))) return null;
+    outs.push({ dims, size: dims.reduce((a, b) => a * b, 1), ...elem });
+  }
+  return outs;
+}

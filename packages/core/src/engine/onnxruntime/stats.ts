@@ -1,0 +1,43 @@
+/**
+ * Per-kernel call counts and wall time of the onnxruntime backend, split by where the kernel ran:
+ * in ORT (`fallback: false`) or in the cpu backend's JS kernel (`fallback: true`). Session
+ * creation is reported as its own pseudo-kernel so first-step compile cost stays visible.
+ */
+export interface KernelStat {
+  kernel: string;
+  calls: number;
+  ms: number;
+  fallback: boolean;
+}
+
+export const SESSION_CREATE = '(ORT session creation)';
+
+const table = new Map<string, KernelStat>();
+
+export function recordKernel(kernel: string, fallback: boolean, ms: number): void {
+  const key = fallback ? `${kernel}\u0000cpu` : kernel;
+  let e = table.get(key);
+  if (!e) {
+    e = { kernel, calls: 0, ms: 0, fallback };
+    table.set(key, e);
+  }
+  e.calls++;
+  e.ms += ms;
+}
+
+/** Removes session-creation time from the kernel that triggered it and books it separately. */
+export function recordSessionCreate(kernel: string, ms: number): void {
+  recordKernel(SESSION_CREATE, false, ms);
+  const e = table.get(kernel);
+  if (e) e.ms -= ms;
+  else table.set(kernel, { kernel, calls: 0, ms: -ms, fallback: false });
+}
+
+/** All entries, most time first. */
+export function onnxruntimeStats(): KernelStat[] {
+  return [...table.values()].map((e) => ({ ...e })).sort((a, b) => b.ms - a.ms);
+}
+
+export function resetOnnxruntimeStats(): void {
+  table.clear();
+}
