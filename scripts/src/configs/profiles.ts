@@ -61,8 +61,8 @@ export const quickProfile: ProfileConfig = {
   seeds: [666],
   modelConfigs: narrowed(16, 8),
   schedules: {
-    monuseg: { ...officialSchedule, batchSize: 4, maxEpochs: 30, patience: 10, lr0: officialLearningRate.monuseg, minSaveEpoch: 1 },
-    qata: { ...officialSchedule, batchSize: 4, maxEpochs: 4, patience: 2, lr0: officialLearningRate.qata, minSaveEpoch: 1 },
+    monuseg: { ...officialSchedule, batchSize: 4, maxEpochs: 30, patience: 10, lr0: officialLearningRate.monuseg },
+    qata: { ...officialSchedule, batchSize: 4, maxEpochs: 4, patience: 2, lr0: officialLearningRate.qata, minSaveEpoch: 0 },
   },
   data: {
     monuseg: { imageSize: 128, qualitativeCount: 3 },
@@ -87,7 +87,7 @@ export const smokeProfile: ProfileConfig = {
     maxEpochs: 2,
     patience: 2,
     lr0: officialLearningRate[d],
-    minSaveEpoch: 1,
+    minSaveEpoch: 0,
     maxStepsPerEpoch: 3,
   })),
   data: perDataset(() => ({ imageSize: 64, limits: { train: 8, val: 4, test: 6 }, qualitativeCount: 2 })),

@@ -47,8 +47,8 @@ export class Adam {
       this.slots.set(name, {
         param,
         step: 0,
-        m: tf.variable(tf.zerosLike(param), false),
-        v: tf.variable(tf.zerosLike(param), false),
+        m: zeroSlot(param),
+        v: zeroSlot(param),
       });
     }
   }
@@ -128,4 +128,12 @@ export class Adam {
     }
     this.slots.clear();
   }
+}
+
+/** A non-trainable zero variable shaped like `param` (tf.variable copies its initial value). */
+function zeroSlot(param: tf.Variable): tf.Variable {
+  const zeros = tf.zerosLike(param);
+  const slot = tf.variable(zeros, false);
+  zeros.dispose();
+  return slot;
 }

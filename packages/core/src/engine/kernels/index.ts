@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { forgetStockKernel, rememberStockKernel, stockKernel, stockKernelKey } from './kernel-scope.js';
 import { cpuConv2DBackpropFilterConfig } from './cpu/Conv2DBackpropFilter.js';
+import { cpuResizeNearestNeighborGradConfig } from './cpu/ResizeNearestNeighborGrad.js';
 import { wasmBatchMatMulConfig } from './wasm/BatchMatMul.js';
 import { wasmSlowBroadcastConfigs } from './wasm/broadcast-binary.js';
 import { wasmCastConfig } from './wasm/Cast.js';
@@ -41,7 +42,7 @@ export const WASM_TRAINING_PATCHES: readonly tf.KernelConfig[] = [
   wasmTransposeConfig,
 ];
 
-export const CPU_TRAINING_PATCHES: readonly tf.KernelConfig[] = [cpuConv2DBackpropFilterConfig];
+export const CPU_TRAINING_PATCHES: readonly tf.KernelConfig[] = [cpuConv2DBackpropFilterConfig, cpuResizeNearestNeighborGradConfig];
 
 const ours = new Set<tf.KernelFunc>([...WASM_TRAINING_PATCHES, ...CPU_TRAINING_PATCHES].map((c) => c.kernelFunc));
 /** Kernels a patch added where the backend had none (nothing to restore on unpatch). */
@@ -85,7 +86,10 @@ export function patchWasmForTraining(): void {
   for (const config of WASM_TRAINING_PATCHES) install(config);
 }
 
-/** Registers the cpu training patch (Conv2DBackpropFilter as one forward conv). Idempotent. */
+/**
+ * Registers the cpu training patches: Conv2DBackpropFilter as one forward conv, and a correct
+ * ResizeNearestNeighborGrad (the stock one is wrong for batch >= 2). Idempotent.
+ */
 export function patchCpuForTraining(): void {
   for (const config of CPU_TRAINING_PATCHES) install(config);
 }

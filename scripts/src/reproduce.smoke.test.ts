@@ -1,0 +1,54 @@
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { RunResult } from '@lvit-bench/core';
+import { reproduce } from './lib/reproduce.js';
+import { runDirOf } from './lib/experiment.js';
+import { smokeProfile } from './configs/profiles.js';
+
+/**
+ * End to end on the real data: the smoke profile trains and evaluates every model on both datasets,
+ * writes one complete result per run, skips them on a re-run, and builds the report.
+ */
+describe('reproduce --profile smoke', () => {
+  const work = mkdtempSync(join(tmpdir(), 'lvit-smoke-'));
+  const runsDir = join(work, 'runs');
+  const siteDir = join(work, 'site');
+  const argv = ['--profile', 'smoke', '--runs-dir', runsDir, '--site-dir', siteDir];
+
+  it('runs the whole smoke matrix and writes results with provenance', async () => {
+    const counts = await reproduce(argv, () => {});
+    const expected = smokeProfile.models.length * smokeProfile.datasets.length * smokeProfile.fractions.length * smokeProfile.seeds.length;
+    expect(counts).toEqual({ ran: expected, skipped: 0, failed: 0 });
+
+    for (const dataset of smokeProfile.datasets) {
+      for (const model of smokeProfile.models) {
+        for (const labelFraction of smokeProfile.fractions) {
+          const dir = runDirOf(runsDir, 'smoke', { model, dataset, labelFraction, seed: 666 });
+          const result = JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8')) as RunResult;
+          expect(result.profile).toMatchObject({ name: 'smoke', reduced: true });
+          expect(result.test.n).toBe(smokeProfile.data[dataset].limits!.test);
+          expect(result.test.dice).toBeGreaterThanOrEqual(0);
+          expect(result.test.dice).toBeLessThanOrEqual(1);
+          expect(result.test.perImage).toHaveLength(result.test.n);
+          expect(result.curves).toHaveLength(result.train.epochsRun);
+          expect(result.provenance.backend).toBeTruthy();
+          expect(result.provenance.dataManifestHash).toMatch(/^[0-9a-f]{16,}$/);
+          expect(result.provenance.gitCommit).toBeTruthy();
+          expect(result.provenance.textEncoder === null).toBe(model !== 'lvit-t');
+          const labels = JSON.parse(readFileSync(join(dir, result.provenance.labelManifest), 'utf8'));
+          expect(labels.labeled).toHaveLength(result.train.labeledImages);
+          for (const q of result.qualitative) expect(existsSync(join(dir, q.prediction))).toBe(true);
+        }
+      }
+    }
+    expect(existsSync(join(siteDir, 'index.html'))).toBe(true);
+  }, 600_000);
+
+  it('skips completed runs on a re-run', async () => {
+    const counts = await reproduce([...argv, '--no-report', '--models', 'unet'], () => {});
+    expect(counts.ran).toBe(0);
+    expect(counts.skipped).toBe(smokeProfile.datasets.length * smokeProfile.fractions.length);
+  }, 120_000);
+});
