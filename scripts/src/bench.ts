@@ -39,7 +39,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { listFlag, parseFlags, stringFlag } from './lib/args.js';
-import { writeJsonAtomic } from './lib/atomic.js';
+import { writeJsonAtomic } from '@lvit-bench/core';
 
 const FLAGS = {
   backend: 'string',

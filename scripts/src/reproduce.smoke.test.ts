@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { RunResult } from '@lvit-bench/core';
+import { readLabelManifest } from '@lvit-bench/datasets';
 import { reproduce } from './lib/reproduce.js';
 import { runDirOf } from './lib/experiment.js';
 import { smokeProfile } from './configs/profiles.js';
@@ -19,7 +20,7 @@ describe('reproduce --profile smoke', () => {
 
   it('runs the whole smoke matrix and writes results with provenance', async () => {
     const counts = await reproduce(argv, () => {});
-    const expected = smokeProfile.models.length * smokeProfile.datasets.length * smokeProfile.fractions.length * smokeProfile.seeds.length;
+    const expected = smokeProfile.datasets.reduce((n, d) => n + smokeProfile.models.length * smokeProfile.fractions.length * smokeProfile.seeds[d].length, 0);
     expect(counts).toEqual({ ran: expected, skipped: 0, failed: 0 });
 
     for (const dataset of smokeProfile.datasets) {
@@ -37,8 +38,10 @@ describe('reproduce --profile smoke', () => {
           expect(result.provenance.dataManifestHash).toMatch(/^[0-9a-f]{16,}$/);
           expect(result.provenance.gitCommit).toBeTruthy();
           expect(result.provenance.textEncoder === null).toBe(model !== 'lvit-t');
-          const labels = JSON.parse(readFileSync(join(dir, result.provenance.labelManifest), 'utf8'));
+          const [labelsFile, labelsHash] = result.provenance.labelManifest.split('#sha256:');
+          const labels = readLabelManifest(join(dir, labelsFile));
           expect(labels.labeled).toHaveLength(result.train.labeledImages);
+          expect(labels.labeledSha256).toBe(labelsHash);
           for (const q of result.qualitative) expect(existsSync(join(dir, q.prediction))).toBe(true);
         }
       }

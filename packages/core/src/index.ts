@@ -3,6 +3,7 @@ export * from './types.js';
 export * from './registry.js';
 export * from './nn/module.js';
 export * from './nn/layers.js';
+export * from './io/atomic.js';
 export * from './engine/index.js';
 export * from './train/index.js';
 export * from './blocks/index.js';

@@ -77,6 +77,7 @@ export interface RunResult {
     gitCommit: string;
     gitDirty: boolean;
     dataManifestHash: string;
+    /** Label manifest relative to the result file, with the sha256 of its labeled ids: `labels.json#sha256:<hex>`. */
     labelManifest: string;
     textEncoder: TextEncoderInfo | null;
     node: string;

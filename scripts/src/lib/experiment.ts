@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import {
   BackendInfo,
@@ -10,9 +10,18 @@ import {
   SegSplit,
   TextEncoderInfo,
   trainModel,
+  writeJsonAtomic,
 } from '@lvit-bench/core';
-import { augmentLViT, drawLabeledSubset, PreparedDataset, subsetSplit, writePng } from '@lvit-bench/datasets';
-import { writeJsonAtomic } from './atomic.js';
+import {
+  augmentLViT,
+  LabelManifest,
+  makeLabelManifest,
+  PreparedDataset,
+  readLabelManifest,
+  subsetSplit,
+  writeLabelManifest,
+  writePng,
+} from '@lvit-bench/datasets';
 import type { ProfileConfig } from '../configs/profiles.js';
 import type { DatasetName } from '../configs/base.js';
 
@@ -76,8 +85,7 @@ export async function runExperiment(spec: RunSpec, ctx: RunContext): Promise<Run
     ...(textShape ? { textTokens: textShape[0], textDim: textShape[1] } : {}),
   };
 
-  const labels = drawLabeledSubset(data.train.ids, spec.labelFraction / 100, spec.seed);
-  const labelManifest = writeLabels(dir, spec, labels);
+  const labels = labelManifestFor(dir, spec, data);
   const train = subsetSplit(data.train, labels.labeled);
 
   const model = createModel(spec.model, { ...modelConfig, seed: spec.seed });
@@ -142,7 +150,7 @@ export async function runExperiment(spec: RunSpec, ctx: RunContext): Promise<Run
         gitCommit: ctx.git.commit,
         gitDirty: ctx.git.dirty,
         dataManifestHash: data.manifestHash,
-        labelManifest,
+        labelManifest: `${LABELS_FILE}#sha256:${labels.labeledSha256}`,
         textEncoder: entry.usesText ? ctx.text!.info : null,
         node: process.version,
         startedAt: startedAt.toISOString(),
@@ -167,17 +175,21 @@ function requireText(ctx: RunContext, model: string): NonNullable<RunContext['te
   return ctx.text;
 }
 
-/** The labeled subset of this run, written next to its result so the result can cite it. */
-function writeLabels(dir: string, spec: RunSpec, labels: { labeled: string[]; unlabeled: string[] }): string {
-  const path = join(dir, 'labels.json');
-  if (!existsSync(path)) {
-    writeJsonAtomic(path, { dataset: spec.dataset, labelFraction: spec.labelFraction, seed: spec.seed, ...labels });
-  }
-  const saved = JSON.parse(readFileSync(path, 'utf8')) as { labeled: string[] };
-  if (saved.labeled.join('\n') !== labels.labeled.join('\n')) {
+const LABELS_FILE = 'labels.json';
+
+/**
+ * The labeled subset of this run, drawn from the run's seed and written next to its result so the
+ * result can cite it. A resumed run must find the same subset it started with.
+ */
+function labelManifestFor(dir: string, spec: RunSpec, data: PreparedDataset): LabelManifest {
+  const path = join(dir, LABELS_FILE);
+  const drawn = makeLabelManifest(spec.dataset, data.train.ids, spec.labelFraction / 100, spec.seed);
+  if (!existsSync(path)) return writeLabelManifest(path, drawn);
+  const saved = readLabelManifest(path);
+  if (saved.labeledSha256 !== drawn.labeledSha256) {
     throw new Error(`${path}: labeled subset differs from the one drawn now for seed ${spec.seed}; delete the run folder`);
   }
-  return 'labels.json';
+  return saved;
 }
 
 /** Image, ground truth and prediction PNGs for the report's qualitative panel. */

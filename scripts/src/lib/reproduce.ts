@@ -137,11 +137,11 @@ function selectMatrix(profile: ProfileConfig, flags: ReturnType<typeof parseFlag
   const models = pick(profile.models, listFlag(flags, 'models'), String);
   const datasets = pick(profile.datasets, listFlag(flags, 'datasets'), (s) => s as DatasetName);
   const fractions = pick(profile.fractions, listFlag(flags, 'fractions'), Number);
-  const seeds = listFlag(flags, 'seeds')?.map(Number) ?? profile.seeds;
+  const seedsFlag = listFlag(flags, 'seeds')?.map(Number);
   const specs: RunSpec[] = [];
   for (const dataset of datasets)
     for (const labelFraction of fractions)
-      for (const seed of seeds) for (const model of models) specs.push({ model, dataset, labelFraction, seed });
+      for (const seed of seedsFlag ?? profile.seeds[dataset]) for (const model of models) specs.push({ model, dataset, labelFraction, seed });
   return specs;
 }
 

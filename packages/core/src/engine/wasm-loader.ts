@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { runInThisContext } from 'node:vm';
+import { writeFileAtomic } from '../io/atomic.js';
 
 /**
  * Loads @tensorflow/tfjs-backend-wasm 4.22.0 from its Node bundle, optionally with the threaded-SIMD
@@ -131,10 +132,7 @@ function writeScript(name: string, content: string): string {
   const dir = join(tmpdir(), `lvit-bench-wasm-mt-${hash}`);
   const path = join(dir, name);
   if (existsSync(path) && readFileSync(path, 'utf8') === content) return path;
-  mkdirSync(dir, { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, content);
-  renameSync(tmp, path);
+  writeFileAtomic(path, content);
   return path;
 }
 

@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { EpochRecord } from '../types.js';
 import type { Module } from '../nn/module.js';
 import type { AdamSlotState, AdamState } from './optim.js';
+import { writeAll, writeFileAtomicWith } from '../io/atomic.js';
 
 /**
  * Checkpoints: one binary file per checkpoint, written atomically (temp file, fsync, rename).
@@ -112,42 +113,9 @@ function buildHeader(ckpt: CheckpointData, layout: PayloadLayout): Header {
   return header;
 }
 
-function fsyncDirectory(dir: string): void {
-  try {
-    const fd = fs.openSync(dir, 'r');
-    try {
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    // Some platforms cannot fsync a directory; the rename itself is still atomic.
-  }
-}
-
-/** Write `file` atomically: a unique temp file in the same folder, fsync, rename over `file`. */
-export function writeFileAtomic(file: string, write: (fd: number) => void): void {
-  const dir = path.dirname(file);
-  fs.mkdirSync(dir, { recursive: true });
-  const tmp = path.join(dir, `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    write(fd);
-    fs.fsyncSync(fd);
-  } catch (err) {
-    fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
-    throw err;
-  }
-  fs.closeSync(fd);
-  fs.renameSync(tmp, file);
-  fsyncDirectory(dir);
-}
-
-function writeAll(fd: number, buf: Uint8Array, hash: ReturnType<typeof createHash>): void {
+function writeHashed(fd: number, buf: Uint8Array, hash: ReturnType<typeof createHash>): void {
   hash.update(buf);
-  let done = 0;
-  while (done < buf.byteLength) done += fs.writeSync(fd, buf, done, buf.byteLength - done);
+  writeAll(fd, buf);
 }
 
 /** Save a checkpoint atomically. */
@@ -161,20 +129,18 @@ export function saveCheckpointSync(file: string, ckpt: CheckpointData): void {
   const headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
   const lengthBytes = Buffer.alloc(4);
   lengthBytes.writeUInt32LE(headerBytes.byteLength, 0);
-  writeFileAtomic(file, (fd) => {
+  writeFileAtomicWith(file, (fd) => {
     const hash = createHash('sha256');
-    writeAll(fd, MAGIC, hash);
-    writeAll(fd, lengthBytes, hash);
-    writeAll(fd, headerBytes, hash);
+    writeHashed(fd, MAGIC, hash);
+    writeHashed(fd, lengthBytes, hash);
+    writeHashed(fd, headerBytes, hash);
     const pad = new Uint8Array(4);
     for (const a of layout.arrays) {
-      writeAll(fd, new Uint8Array(a.buffer, a.byteOffset, a.byteLength), hash);
+      writeHashed(fd, new Uint8Array(a.buffer, a.byteOffset, a.byteLength), hash);
       const padBytes = Math.ceil(a.byteLength / 4) * 4 - a.byteLength;
-      if (padBytes) writeAll(fd, pad.subarray(0, padBytes), hash);
+      if (padBytes) writeHashed(fd, pad.subarray(0, padBytes), hash);
     }
-    const digest = hash.digest();
-    let done = 0;
-    while (done < digest.byteLength) done += fs.writeSync(fd, digest, done, digest.byteLength - done);
+    writeAll(fd, hash.digest());
   });
 }
 

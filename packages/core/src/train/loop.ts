@@ -10,8 +10,8 @@ import {
   loadModelState,
   LoopState,
   saveCheckpointSync,
-  writeFileAtomic,
 } from './checkpoint.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import { evaluateModel } from './evaluate.js';
 import { Adam } from './optim.js';
 import { ProgressReporter } from './progress.js';
@@ -247,7 +247,7 @@ function restoreFromLast(ctx: LoopContext, ckpt: CheckpointData): void {
 
 function rewriteLog(file: string, curves: EpochRecord[]): void {
   const text = curves.map((r) => JSON.stringify(r) + '\n').join('');
-  writeFileAtomic(file, (fd) => fs.writeSync(fd, text));
+  writeFileAtomic(file, text);
 }
 
 /** Train one epoch; returns the image-weighted mean loss and mean of each term. */

@@ -3,9 +3,8 @@
  * subset is a fixed-seed draw; every result references a manifest listing exactly which ids had
  * labels, with a sha256 so the reference can be checked.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { Rng, type SegSample, type SegSplit } from '@lvit-bench/core';
+import { readFileSync } from 'node:fs';
+import { Rng, writeFileAtomic, type SegSample, type SegSplit } from '@lvit-bench/core';
 import { byCodeUnit, sha256Hex } from './sources.js';
 
 export const LABEL_MANIFEST_SCHEMA = 'lvit-bench/labels@1';
@@ -63,10 +62,7 @@ export function writeLabelManifest(
     unlabeled: [...info.unlabeled],
     labeledSha256: labeledIdsSha256(info.labeled),
   };
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
-  writeFileSync(tmp, JSON.stringify(manifest, null, 1) + '\n');
-  renameSync(tmp, path);
+  writeFileAtomic(path, JSON.stringify(manifest, null, 1) + '\n');
   return manifest;
 }
 

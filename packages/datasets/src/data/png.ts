@@ -1,6 +1,5 @@
 /** Write 8-bit PNGs (qualitative figures: image, ground truth, prediction) atomically. */
-import { mkdir, rename, rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { writeFileAtomic } from '@lvit-bench/core';
 import sharp from 'sharp';
 
 /** Write `data` (row-major HWC uint8, 1 or 3 channels in RGB order) as a PNG at `path`. */
@@ -12,13 +11,10 @@ export async function writePng(path: string, data: Uint8Array, width: number, he
   if (data.length !== width * height * channels) {
     throw new Error(`${path}: ${data.length} bytes do not fit ${width}x${height}x${channels}`);
   }
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}.png`;
   try {
-    await sharp(Buffer.from(data.buffer, data.byteOffset, data.length), { raw: { width, height, channels } }).png().toFile(tmp);
-    await rename(tmp, path);
+    const png = await sharp(Buffer.from(data.buffer, data.byteOffset, data.length), { raw: { width, height, channels } }).png().toBuffer();
+    writeFileAtomic(path, png);
   } catch (err) {
-    await rm(tmp, { force: true });
     throw new Error(`${path}: cannot write PNG (${(err as Error).message})`);
   }
 }

@@ -10,9 +10,8 @@
  * the data manifest hash and a sha256 of the data section, so a copied file is checked on read.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
-import type { SegSample, SegSplit } from '@lvit-bench/core';
+import { readFileSync } from 'node:fs';
+import { writeAll, writeFileAtomicWith, type SegSample, type SegSplit } from '@lvit-bench/core';
 
 export type SplitName = 'train' | 'val' | 'test';
 export const SPLIT_NAMES: readonly SplitName[] = ['train', 'val', 'test'];
@@ -217,22 +216,13 @@ export function writePreparedFile(path: string, content: PreparedContent): void 
   prefix.writeUInt32LE(json.length, 8);
   const pad = Buffer.alloc((8 - ((12 + json.length) % 8)) % 8);
 
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
-  const fd = openSync(tmp, 'w');
   try {
-    for (const chunk of [prefix, json, pad, ...blocks]) {
-      let written = 0;
-      while (written < chunk.length) written += writeSync(fd, chunk, written, chunk.length - written);
-    }
-    fsyncSync(fd);
+    writeFileAtomicWith(path, (fd) => {
+      for (const chunk of [prefix, json, pad, ...blocks]) writeAll(fd, chunk);
+    });
   } catch (err) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
     throw new Error(`${path}: cannot write prepared dataset (${(err as Error).message})`);
   }
-  closeSync(fd);
-  renameSync(tmp, path);
 }
 
 /** Read a prepared file (no image decoding) and check its layout and data checksum. */

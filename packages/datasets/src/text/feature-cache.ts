@@ -10,7 +10,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TextEncoderInfo } from '@lvit-bench/core';
-import { writeFileAtomic, writeJsonAtomic } from './atomic.js';
+import { writeFileAtomic, writeJsonAtomic } from '@lvit-bench/core';
 import { checkTokens, encodeSentenceRows, type SentenceRows } from './features.js';
 import { sha256Text } from './hash.js';
 import { LVIT_TEXT_TOKENS, lvitPreprocessText } from './preprocess.js';

@@ -13,7 +13,7 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import onnxProto from 'onnx-proto';
 import { Rng } from '@lvit-bench/core';
-import { writeFileAtomic, writeJsonAtomic } from './atomic.js';
+import { writeFileAtomic, writeJsonAtomic } from '@lvit-bench/core';
 import { bertConfigJson, bertTokenizerConfigJson, bertTokenizerJson, BertShape } from './bert-folder.js';
 import { bertBaseUncasedTokenizer } from './wordpiece.js';
 

@@ -139,6 +139,9 @@ class UseLiteWorker {
   async close(): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    // Waiting for an unref'd child does not keep the event loop alive: without this the parent
+    // exits (code 0, silently) before the child's exit event ever arrives.
+    this.child.ref();
     this.child.disconnect();
     await exited;
   }

@@ -20,7 +20,8 @@ const backend = () => tf.backend() as OnnxruntimeBackend;
 
 describe('memory over a long run', () => {
   it('50 steps: tensors, bytes, sessions and RSS stay flat', () => {
-    const step = createBenchStep({ base: 4, batch: 2, res: 32, seed: 1 });
+    // Big enough that leaking one step's buffers (~20 MB) per step would dwarf GC wobble.
+    const step = createBenchStep({ base: 8, batch: 2, res: 64, seed: 1 });
     for (let i = 0; i < 5; i++) step.step();
     const start = { mem: tf.memory(), sessions: backend().numSessions(), rss: process.memoryUsage().rss };
     let loss = 0;
@@ -30,8 +31,9 @@ describe('memory over a long run', () => {
     expect(end.mem.numTensors).toBe(start.mem.numTensors);
     expect(end.mem.numBytes).toBe(start.mem.numBytes);
     expect(end.sessions).toBe(start.sessions);
-    // Steady state reuses pooled buffers; RSS may wobble with GC but must not grow per step.
-    expect(end.rss - start.rss).toBeLessThan(64 * 1024 * 1024);
+    // Steady state reuses pooled buffers; RSS may wobble with GC (seen: +74 MB with other test
+    // files running) but must not grow per step: 45 leaked steps would be ~900 MB.
+    expect(end.rss - start.rss).toBeLessThan(192 * 1024 * 1024);
     expect(backend().pool.hits).toBeGreaterThan(backend().pool.misses);
     step.dispose();
   });
