@@ -39,7 +39,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { listFlag, parseFlags, stringFlag } from './lib/args.js';
-import { writeJsonAtomic } from '@lvit-bench/core';
+import { runTorchReference, writeJsonAtomic } from '@lvit-bench/core';
 
 const FLAGS = {
   backend: 'string',
@@ -48,6 +48,7 @@ const FLAGS = {
   json: 'string',
   quick: 'boolean',
   profile: 'boolean',
+  'no-torch': 'boolean',
   help: 'boolean',
   /** Internal: run one full-size step target in this (child) process, e.g. 'lvit-full:2'. */
   'child-step': 'string',
@@ -66,6 +67,8 @@ interface Options {
   json?: string;
   quick: boolean;
   profile: boolean;
+  /** Time the PyTorch reference U-Net step side by side. */
+  torch: boolean;
   childStep?: { model: 'lvit-full'; batch: number };
 }
 
@@ -127,6 +130,7 @@ interface BackendReport {
   steps: StepResult[];
   notes: string[];
   memory: MemoryPeak;
+  torch?: TorchComparison | { unavailable: string };
 }
 
 // ---------------------------------------------------------------- flags
@@ -155,6 +159,7 @@ function parseOptions(argv: string[]): Options | null {
     json: stringFlag(flags, 'json'),
     quick: flags.quick === true,
     profile: flags.profile === true,
+    torch: flags['no-torch'] !== true,
     childStep: childMatch ? { model: 'lvit-full', batch: Number(childMatch[1]) } : undefined,
   };
 }
@@ -164,7 +169,8 @@ const USAGE = `usage: node scripts/dist/bench.js [--backend ${DEFAULT_BACKENDS.j
   --reps     timed repetitions after 2 warm-ups (full-size LViT: min(reps, 3) after 1 warm-up)
   --quick    skip full-size LViT-T (batch 2 @ 224, or batch 1 where batch 2 cannot fit the wasm heap; runs in a
              child process) and use fewer op repetitions
-  --profile  add the top kernels of one profiled train step per model`;
+  --profile  add the top kernels of one profiled train step per model
+  --no-torch skip the side-by-side PyTorch U-Net step (needs Debian python3-torch + libopenblas0-pthread)`;
 
 // ---------------------------------------------------------------- timing
 
@@ -560,6 +566,72 @@ async function runStep(make: () => StepTarget, opts: Options, log: (m: string) =
   }
 }
 
+// ---------------------------------------------------------------- PyTorch side by side
+
+/** ENGINE.md §9: official LViT, batch 2 @ 224, PyTorch 1.13 + OpenBLAS on this 2-core CPU (not same-minute). */
+const TORCH_LVIT_FULL_B2_MS = 1910;
+const TORCH_ROUNDS = 3;
+
+interface TorchComparison {
+  config: string;
+  ours: Stats;
+  torch: Stats;
+  /** ours / torch, medians and mins. */
+  ratioMedian: number;
+  ratioMin: number;
+  torchVersion: string;
+  note: string;
+}
+
+/**
+ * The official U-Net step (base 16, batch 4 @ 128², LViT loss, Adam) here and in PyTorch
+ * (shared/tools/torch-reference/unet_step.py), interleaved in rounds so both see the same minute
+ * of this noisy machine. Torch runs with OMP_WAIT_POLICY=PASSIVE: its spinning OpenMP threads
+ * otherwise collapse (to ~4 s a step) whenever another process holds a core.
+ */
+async function torchSideBySide(opts: Options, log: (m: string) => void): Promise<TorchComparison | { unavailable: string }> {
+  const target = stepTargets(opts)[0]();
+  try {
+    for (let i = 0; i < target.warmups; i++) target.step();
+    const ours: number[] = [];
+    const torch: number[] = [];
+    let version = '';
+    for (let round = 0; round < TORCH_ROUNDS; round++) {
+      for (let i = 0; i < opts.reps; i++) {
+        const t0 = performance.now();
+        target.step();
+        ours.push(performance.now() - t0);
+      }
+      const ref = runTorchReference({ arch: 'official', base: 16, res: 128, batch: 4, reps: opts.reps, env: { OMP_WAIT_POLICY: 'PASSIVE' } });
+      torch.push(...torchSamples(ref.step_ms, opts.reps));
+      version = ref.torch;
+      log(`[bench] torch round ${round + 1}/${TORCH_ROUNDS}: ours median ${summarize(ours.slice(-opts.reps)).medianMs.toFixed(0)} ms, torch ${ref.step_ms.median.toFixed(0)} ms`);
+    }
+    const o = summarize(ours);
+    const t = summarize(torch);
+    return {
+      config: target.config,
+      ours: o,
+      torch: t,
+      ratioMedian: o.medianMs / t.medianMs,
+      ratioMin: o.minMs / t.minMs,
+      torchVersion: version,
+      note: `${TORCH_ROUNDS} interleaved rounds of ${opts.reps} steps each; torch with GLIBC_TUNABLES and OMP_WAIT_POLICY=PASSIVE`,
+    };
+  } catch (e) {
+    const reason = e instanceof Error ? e.message : String(e);
+    log(`[bench] PyTorch side-by-side skipped: ${reason}`);
+    return { unavailable: `PyTorch reference not run (${reason.split('\n')[0]}); install Debian python3-torch and libopenblas0-pthread for it` };
+  } finally {
+    target.dispose();
+  }
+}
+
+/** The reference prints median/min/max only: keep those three as samples of its round. */
+function torchSamples(s: { median: number; min: number; max: number }, reps: number): number[] {
+  return reps >= 3 ? [s.min, s.median, s.max] : [s.median];
+}
+
 // ---------------------------------------------------------------- full-size runs in a child process
 
 /**
@@ -683,6 +755,7 @@ async function benchBackend(label: BackendLabel, opts: Options, log: (m: string)
     report.notes.push('cpu: small conv/matMul shapes only; a U-Net step takes ~25 s here (ENGINE.md §2)');
   } else {
     for (const make of stepTargets(opts)) report.steps.push(await runStep(make, opts, log));
+    if (opts.torch) report.torch = await torchSideBySide(opts, log);
     if (!opts.quick && listModels().includes('lvit-t')) await fullSizeSteps(label, opts, report, log);
   }
   report.memory = { ...memoryPeak };
@@ -753,11 +826,26 @@ function printReport(reports: BackendReport[], opts: Options): void {
         out.push(`  top kernels, ${s.model} (${s.config}): ${s.topKernels!.map((k) => `${k.kernel} ${(100 * k.share).toFixed(1)}%`).join(', ')}`);
       }
     }
+    if (r.torch) out.push(...torchLines(r.torch, r.steps));
     for (const note of r.notes) out.push(`  note: ${note}`);
     const m = r.memory;
     out.push(`  peak memory: RSS ${m.rssMB.toFixed(0)} MB, JS heap ${m.heapUsedMB.toFixed(0)} MB${m.wasmHeapMB !== null ? `, wasm heap ${m.wasmHeapMB.toFixed(0)} MB` : ''}`);
   }
   process.stdout.write(out.join('\n') + '\n');
+}
+
+function torchLines(torch: TorchComparison | { unavailable: string }, steps: StepResult[]): string[] {
+  if ('unavailable' in torch) return [`  PyTorch side by side: ${torch.unavailable}`];
+  const lines = [
+    `  PyTorch side by side (${torch.config}; ${torch.note}; torch ${torch.torchVersion}):`,
+    `    ours ${ms(torch.ours)}  torch ${ms(torch.torch)}  ratio ours/torch: median ${torch.ratioMedian.toFixed(2)}x, min ${torch.ratioMin.toFixed(2)}x (goal 1.2x)`,
+  ];
+  const fullLvit = steps.find((s) => s.model === 'lvit-t' && s.config.includes('batch 2 @ 224'));
+  if (fullLvit) {
+    const ratio = fullLvit.stats.medianMs / TORCH_LVIT_FULL_B2_MS;
+    lines.push(`    full LViT-T batch 2 @ 224: ${fullLvit.stats.medianMs.toFixed(0)} ms vs the official model's ${TORCH_LVIT_FULL_B2_MS} ms in PyTorch (ENGINE.md §9, not the same minute): ${ratio.toFixed(2)}x (goal 1.5x)`);
+  }
+  return lines;
 }
 
 async function main(argv: string[]): Promise<void> {

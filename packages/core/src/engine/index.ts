@@ -13,3 +13,11 @@ export { ensureGlibcTunables, GLIBC_TUNABLES_VALUE } from './glibc.js';
 export { isPatched, patchCpuForTraining, patchWasmForTraining, unpatchBackend, withStockKernels } from './kernels/index.js';
 export { gradientSelfTest, type SelfTestResult } from './self-test.js';
 export { loadWasmBackend, unloadWasmBackend, wasmHeapBytes, wasmModule, WASM_MAX_THREADS, type WasmLoadResult } from './wasm-loader.js';
+export {
+  onnxruntimeStats,
+  registerOnnxruntimeBackend,
+  resetOnnxruntimeStats,
+  runTorchReference,
+  type OnnxruntimeBackendOptions,
+  type TorchReferenceResult,
+} from './onnxruntime/index.js';
