@@ -49,6 +49,17 @@ describe('reproduce --profile smoke', () => {
     expect(existsSync(join(siteDir, 'index.html'))).toBe(true);
   }, 600_000);
 
+  it('initialises LViT from the trained U-Net with --unet-init (the official "pretrain")', async () => {
+    const counts = await reproduce([...argv, '--no-report', '--models', 'lvit-t', '--datasets', 'monuseg', '--fractions', '100', '--unet-init'], () => {});
+    expect(counts).toEqual({ ran: 1, skipped: 0, failed: 0 });
+    const dir = runDirOf(runsDir, 'smoke', { model: 'lvit-t', dataset: 'monuseg', labelFraction: 100, seed: 666, unetInit: true });
+    const result = JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8')) as RunResult;
+    expect(result.model).toBe('lvit-t+unet-init');
+    // Every ConvBatchNorm of inc, down1-4 and up1-4.nConvs (1 + 4x2 + 4x2 = 17), each with conv
+    // weight and bias, BN weight, bias, running mean and var, plus outc's weight and bias.
+    expect(result.modelConfig.unetInit).toMatchObject({ copied: 17 * 6 + 2 });
+  }, 120_000);
+
   it('skips completed runs on a re-run', async () => {
     const counts = await reproduce([...argv, '--no-report', '--models', 'unet'], () => {});
     expect(counts.ran).toBe(0);

@@ -3,10 +3,13 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import {
   BackendInfo,
+  copyMatchingWeights,
   createModel,
   evaluateModel,
   getModelEntry,
   RunResult,
+  runPaths,
+  SegmentationModel,
   SegSplit,
   TextEncoderInfo,
   trainModel,
@@ -27,10 +30,18 @@ import type { DatasetName } from '../configs/base.js';
 
 /** One cell of the experiment matrix. */
 export interface RunSpec {
+  /** Registered model name. */
   model: string;
   dataset: DatasetName;
   labelFraction: number;
   seed: number;
+  /** Initialise from the trained U-Net of the same dataset, fraction and seed (the official "pretrain"). */
+  unetInit?: boolean;
+}
+
+/** The model as results and run folders name it: `lvit-t`, or `lvit-t+unet-init` for the U-Net-initialised variant. */
+export function modelKeyOf(spec: RunSpec): string {
+  return spec.unetInit ? `${spec.model}+unet-init` : spec.model;
 }
 
 /** What every run of one dataset shares: prepared data, text features and provenance. */
@@ -47,11 +58,11 @@ export interface RunContext {
 }
 
 export function runDirOf(runsRoot: string, profile: string, spec: RunSpec): string {
-  return join(runsRoot, profile, spec.dataset, spec.model, `f${spec.labelFraction}`, `s${spec.seed}`);
+  return join(runsRoot, profile, spec.dataset, modelKeyOf(spec), `f${spec.labelFraction}`, `s${spec.seed}`);
 }
 
 export function runIdOf(profile: string, spec: RunSpec): string {
-  return `${profile}/${spec.dataset}/${spec.model}/f${spec.labelFraction}/s${spec.seed}`;
+  return `${profile}/${spec.dataset}/${modelKeyOf(spec)}/f${spec.labelFraction}/s${spec.seed}`;
 }
 
 /**
@@ -90,6 +101,7 @@ export async function runExperiment(spec: RunSpec, ctx: RunContext): Promise<Run
 
   const model = createModel(spec.model, { ...modelConfig, seed: spec.seed });
   try {
+    const unetInit = spec.unetInit ? initFromUNet(model, spec, ctx, dir) : undefined;
     const textFeatures = entry.usesText ? ctx.text!.lookup : undefined;
     log(`${runId}: training ${spec.model} (${model.parameterCount().toLocaleString('en-US')} params) on ${train.size} labeled images`);
     const outcome = await trainModel({
@@ -127,8 +139,8 @@ export async function runExperiment(spec: RunSpec, ctx: RunContext): Promise<Run
     const result: RunResult = {
       schema: 'lvit-bench/run@1',
       runId,
-      model: spec.model,
-      modelConfig,
+      model: modelKeyOf(spec),
+      modelConfig: unetInit ? { ...modelConfig, unetInit } : modelConfig,
       paramCount: model.parameterCount(),
       dataset: spec.dataset,
       labelFraction: spec.labelFraction,
@@ -168,6 +180,22 @@ export async function runExperiment(spec: RunSpec, ctx: RunContext): Promise<Run
   } finally {
     model.dispose();
   }
+}
+
+/**
+ * The official "LViT_pretrain": copy the same-named weights of the trained U-Net run with the same
+ * dataset, label fraction and seed (its best checkpoint) into the new model.
+ */
+function initFromUNet(model: SegmentationModel, spec: RunSpec, ctx: RunContext, dir: string): { checkpoint: string; copied: number } {
+  const unetDir = runDirOf(ctx.runsRoot, ctx.profile.name, { ...spec, model: 'unet', unetInit: false });
+  const checkpoint = runPaths(unetDir).best;
+  if (!existsSync(checkpoint)) {
+    throw new Error(`${runIdOf(ctx.profile.name, spec)}: --unet-init needs the U-Net run of the same dataset, fraction and seed first; ${checkpoint} is missing`);
+  }
+  const { copied } = copyMatchingWeights(checkpoint, model);
+  if (copied.length === 0) throw new Error(`${checkpoint}: no weight matches ${spec.model} by name and shape (different width?)`);
+  ctx.log(`${runIdOf(ctx.profile.name, spec)}: initialised ${copied.length} tensors from ${relative(process.cwd(), checkpoint)}`);
+  return { checkpoint: relative(dir, checkpoint), copied: copied.length };
 }
 
 function requireText(ctx: RunContext, model: string): NonNullable<RunContext['text']> {

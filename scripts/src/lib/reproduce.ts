@@ -13,7 +13,7 @@ import { buildReport } from '@lvit-bench/report';
 import { listFlag, parseFlags, stringFlag } from './args.js';
 import { findRepoRoot, gitState } from './repo.js';
 import { profileFromTurboAncestor } from './turbo-profile.js';
-import { reportTensorLeak, RunContext, runExperiment, RunSpec } from './experiment.js';
+import { reportTensorLeak, RunContext, runExperiment, runIdOf, RunSpec } from './experiment.js';
 import { getProfile, PROFILES, ProfileConfig } from '../configs/profiles.js';
 import type { DatasetName } from '../configs/base.js';
 
@@ -29,6 +29,7 @@ const FLAGS = {
   'runs-dir': 'string',
   'site-dir': 'string',
   resume: 'boolean',
+  'unet-init': 'boolean',
   'no-report': 'boolean',
   help: 'boolean',
 } as const;
@@ -40,6 +41,8 @@ const USAGE = `Usage: npx turbo run reproduce -- [flags]   (or: node scripts/dis
   --data-root DIR (env LVIT_DATA_ROOT)  --cache-dir DIR (env LVIT_CACHE_DIR)
   --runs-dir DIR (default runs/)  --site-dir DIR (default site/)
   --resume   continue interrupted runs from their last checkpoint
+  --unet-init  LViT models start from the trained U-Net of the same dataset/fraction/seed (the official
+               "pretrain"; results are named lvit-t+unet-init); the U-Net runs first
   --no-report  skip building the HTML report`;
 
 /** Run the matrix selected by `argv` (the CLI flags above). Returns what ran, was skipped or failed. */
@@ -77,7 +80,7 @@ export async function reproduce(
         counts[outcome === 'skipped' ? 'skipped' : 'ran']++;
       } catch (err) {
         counts.failed++;
-        log(`FAILED ${spec.model}/${spec.dataset}/f${spec.labelFraction}/s${spec.seed}: ${(err as Error).stack ?? err}`);
+        log(`FAILED ${runIdOf(profile.name, spec)}: ${(err as Error).stack ?? err}`);
       }
       reportTensorLeak(tensorsBefore, log);
     }
@@ -138,10 +141,11 @@ function selectMatrix(profile: ProfileConfig, flags: ReturnType<typeof parseFlag
   const datasets = pick(profile.datasets, listFlag(flags, 'datasets'), (s) => s as DatasetName);
   const fractions = pick(profile.fractions, listFlag(flags, 'fractions'), Number);
   const seedsFlag = listFlag(flags, 'seeds')?.map(Number);
+  const unetInit = flags['unet-init'] === true;
   const specs: RunSpec[] = [];
   for (const dataset of datasets)
     for (const labelFraction of fractions)
-      for (const seed of seedsFlag ?? profile.seeds[dataset]) for (const model of models) specs.push({ model, dataset, labelFraction, seed });
+      for (const seed of seedsFlag ?? profile.seeds[dataset]) for (const model of models) specs.push({ model, dataset, labelFraction, seed, unetInit: unetInit && model.startsWith('lvit') });
   return specs;
 }
 

@@ -5,7 +5,6 @@ import { LViTConfig } from './lvit-config.js';
 export * from './lvit-config.js';
 export * from './lvit.js';
 export * from './lvit-macs.js';
-export * from './lvit-pretrain.js';
 
 registerModel<Partial<LViTConfig>>({
   name: 'lvit-t',

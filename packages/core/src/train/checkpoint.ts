@@ -286,9 +286,18 @@ export function loadModelState(model: Module, state: StateSource, opts: { strict
 }
 
 /**
- * Copy every tensor whose name and shape match from a state (or a checkpoint file) into `to`:
- * the official "LViT_pretrain" step, which copies each U-Net state-dict key that LViT also has.
+ * Copy every tensor whose name and shape match from a state (or a checkpoint file) into `to`.
  * `copied` are the names assigned; `skipped` the source names not copied (absent or other shape).
+ *
+ * This is the official "LViT_pretrain" initialisation (`train_model.py` l.108-122, README): after
+ * training a U-Net, copy every state entry whose name also exists in LViT. With the official names
+ * that is `inc`, `down1..4`, `up*.nConvs` and `outc` (parameters and BatchNorm running
+ * statistics); the U-Net's ConvTranspose `up*.up.*` has no counterpart (LViT upsamples without
+ * parameters). Upstream compares names only (a shape mismatch would make torch's load fail); here a
+ * name must also match in shape, so a state from a U-Net of another width is skipped entry by entry
+ * rather than half-applied. As upstream, `up*.nConvs.0` is copied although the U-Net concatenates
+ * [up, skip] and LViT [PLAM(skip), up]: the two input-channel halves swap roles.
+ * The source tensors are copied, not kept: the caller still owns them.
  */
 export function copyMatchingWeights(
   from: Map<string, tf.Tensor> | Record<string, TensorData> | string,

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LViT } from './lvit.js';
-import { pretrainFromUNetState } from './lvit-pretrain.js';
+import { copyMatchingWeights } from '../train/checkpoint.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -9,7 +9,7 @@ beforeAll(async () => {
 
 const TINY = { baseChannels: 4, imageSize: 32, tokenGrid: 2, heads: 2, textDim: 12, seed: 3 };
 
-describe('pretrainFromUNetState (official "LViT_pretrain")', () => {
+describe('copyMatchingWeights from a U-Net state into LViT (official "LViT_pretrain")', () => {
   it('copies entries whose name and shape match, and reports the rest as skipped', () => {
     const model = new LViT(TINY);
     const b = 4;
@@ -25,7 +25,7 @@ describe('pretrainFromUNetState (official "LViT_pretrain")', () => {
       ['outc.weight', tf.zeros([1, 1, 2 * b, 1])], // same name, other width
     ]);
     const before = model.downVit.Encoder_blocks.items[0].attn.qkv.weight.dataSync().slice();
-    const report = pretrainFromUNetState(model, state);
+    const report = copyMatchingWeights(state, model);
     expect(report.copied).toEqual(['inc.conv.weight', 'inc.norm.running_mean', 'down2.nConvs.1.norm.weight', 'up4.nConvs.0.conv.weight', 'outc.bias']);
     expect(report.skipped).toEqual(['up4.up.weight', 'up4.up.bias', 'outc.weight']);
     const get = (name: string) => model.namedState().find(([n]) => n === name)![1];
