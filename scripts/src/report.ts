@@ -7,7 +7,7 @@
 import { join, relative, resolve } from 'node:path';
 import { buildReport } from '@lvit-bench/report';
 import { parseFlags, stringFlag } from './lib/args.js';
-import { findRepoRoot } from './lib/repo.js';
+import { repoRoot } from './lib/repo.js';
 
 const FLAGS = { runs: 'string', out: 'string', profile: 'string', title: 'string', help: 'boolean' } as const;
 
@@ -23,7 +23,7 @@ async function main(argv: string[]): Promise<void> {
     console.log(USAGE);
     return;
   }
-  const root = findRepoRoot();
+  const root = repoRoot();
   const runsDir = resolve(stringFlag(flags, 'runs') ?? join(root, 'runs'));
   const outDir = resolve(stringFlag(flags, 'out') ?? join(root, 'site'));
   const outcome = await buildReport({ runsDir, outDir, profile: stringFlag(flags, 'profile'), title: stringFlag(flags, 'title') });

@@ -1,18 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { findRepoRoot } from '@lvit-bench/datasets';
 
-/** The monorepo root: the nearest ancestor whose package.json declares workspaces. */
-export function findRepoRoot(start = dirname(fileURLToPath(import.meta.url))): string {
-  let dir = resolve(start);
-  for (;;) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && JSON.parse(readFileSync(pkg, 'utf8')).workspaces) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error(`No lvit-bench repository root (package.json with workspaces) above ${start}`);
-    dir = parent;
-  }
+/** The lvit-bench checkout this code runs from (or the working directory is in). */
+export function repoRoot(): string {
+  const root = findRepoRoot();
+  if (!root) throw new Error(`No lvit-bench checkout (package.json named lvit-bench) above ${process.cwd()} or this script`);
+  return root;
 }
 
 /** Commit hash and whether the work tree differs from it; 'unknown' outside a git checkout. */

@@ -11,7 +11,7 @@ import '@lvit-bench/baselines';
 import { buildTextFeatureLookup, loadDataset, openTextEncoder, resolveCacheDir, resolveDataRoot } from '@lvit-bench/datasets';
 import { buildReport } from '@lvit-bench/report';
 import { listFlag, parseFlags, stringFlag } from './args.js';
-import { findRepoRoot, gitState } from './repo.js';
+import { gitState, repoRoot } from './repo.js';
 import { profileFromTurboAncestor } from './turbo-profile.js';
 import { reportTensorLeak, RunContext, runExperiment, runIdOf, RunSpec } from './experiment.js';
 import { getProfile, PROFILES, ProfileConfig } from '../configs/profiles.js';
@@ -56,7 +56,7 @@ export async function reproduce(
     console.log(USAGE);
     return counts;
   }
-  const root = findRepoRoot();
+  const root = repoRoot();
   const profile = getProfile(
     stringFlag(flags, 'profile') ?? process.env.LVIT_PROFILE ?? profileFromTurboAncestor(Object.keys(PROFILES)) ?? 'quick',
   );

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { TextEncoderInfo } from '@lvit-bench/core';
 import { writeFileAtomic, writeJsonAtomic } from '@lvit-bench/core';
 import { checkTokens, encodeSentenceRows, type SentenceRows } from './features.js';
-import { sha256Text } from './hash.js';
+import { sha256Hex } from '../data/sources.js';
 import { LVIT_TEXT_TOKENS, lvitPreprocessText } from './preprocess.js';
 import type { TextEncoder } from './types.js';
 
@@ -36,7 +36,7 @@ export interface TextFeatureCacheOptions {
 /** The folder holding one encoder's cached features. */
 export function textFeatureCacheDir(cacheDir: string, encoder: Pick<TextEncoder, 'info' | 'cacheKey'>): string {
   const slug = encoder.info.name.replace(/[^A-Za-z0-9._-]+/g, '_');
-  return join(cacheDir, 'text-features', `${slug}-${sha256Text(`${TEXT_FEATURES_FORMAT}|${encoder.cacheKey}`).slice(0, 16)}`);
+  return join(cacheDir, 'text-features', `${slug}-${sha256Hex(`${TEXT_FEATURES_FORMAT}|${encoder.cacheKey}`).slice(0, 16)}`);
 }
 
 /**
@@ -57,7 +57,7 @@ export async function buildTextFeatureLookup(
   try {
     const dim = enc.info.dim;
     const dir = textFeatureCacheDir(opts.cacheDir, enc);
-    const entryPath = (sentence: string) => join(dir, `t${tokens}-${sha256Text(sentence).slice(0, 32)}`);
+    const entryPath = (sentence: string) => join(dir, `t${tokens}-${sha256Hex(sentence).slice(0, 32)}`);
     const sentenceOf = new Map(texts.map((t) => [t, lvitPreprocessText(t)]));
     const features = new Map<string, Float32Array>();
     const missing: string[] = [];

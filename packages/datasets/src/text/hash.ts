@@ -23,7 +23,3 @@ export async function sha256Files(root: string, paths: string[]): Promise<string
   for (const p of paths) hash.update(`${relative(root, p)}\0${await sha256File(p)}\n`);
   return hash.digest('hex');
 }
-
-export function sha256Text(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
-}
