@@ -114,4 +114,6 @@ export interface SegSplit {
   readonly channels: number;
   readonly ids: readonly string[];
   sample(index: number): SegSample;
+  /** The report sentence of sample `index`, without decoding its image (text encoders need only this). */
+  text(index: number): string;
 }

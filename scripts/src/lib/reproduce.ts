@@ -120,7 +120,7 @@ async function datasetContext(
 
   let text: RunContext['text'] = null;
   if (specs.some((s) => getModelEntry(s.model).usesText)) {
-    const texts = [data.train, data.val, data.test].flatMap((split) => split.ids.map((_, i) => split.sample(i).text));
+    const texts = [data.train, data.val, data.test].flatMap((split) => split.ids.map((_, i) => split.text(i)));
     text = await buildTextFeatureLookup(texts, () => openTextEncoder(profile.textEncoder, { cacheDir: env.cacheDir, log }), {
       cacheDir: env.cacheDir,
     });

@@ -57,6 +57,7 @@ export function syntheticSquaresSplit(opts: SquaresSplitOptions): SegSplit {
       if (!s) throw new Error(`train/synthetic.ts: sample index ${i} out of range 0..${opts.size - 1}`);
       return { ...s, image: s.image.slice(), mask: s.mask.slice() };
     },
+    text: (i) => samples[i].text,
   };
 }
 

@@ -93,6 +93,8 @@ describe('subsetSplit', () => {
     expect(sub.sample(0)).toEqual(ds.train.sample(5));
     expect(sub.sample(1)).toEqual(ds.train.sample(1));
     expect(() => sub.sample(2)).toThrow(/out of range/);
+    expect([sub.text(0), sub.text(1)]).toEqual([ds.train.sample(5).text, ds.train.sample(1).text]);
+    expect(() => sub.text(2)).toThrow(/out of range/);
   });
 
   test('an unknown id is an error', () => {

@@ -89,6 +89,12 @@ export function subsetSplit(split: SegSplit, ids: readonly string[]): SegSplit {
     if (i === undefined) throw new Error(`subsetSplit: id "${id}" is not in ${split.dataset}/${split.split}`);
     return i;
   });
+  const sourceIndex = (index: number): number => {
+    if (!Number.isInteger(index) || index < 0 || index >= indices.length) {
+      throw new Error(`${split.dataset}/${split.split} subset: sample index ${index} out of range [0, ${indices.length})`);
+    }
+    return indices[index];
+  };
   return {
     dataset: split.dataset,
     split: split.split,
@@ -97,11 +103,7 @@ export function subsetSplit(split: SegSplit, ids: readonly string[]): SegSplit {
     width: split.width,
     channels: split.channels,
     ids: [...ids],
-    sample(index: number): SegSample {
-      if (!Number.isInteger(index) || index < 0 || index >= indices.length) {
-        throw new Error(`${split.dataset}/${split.split} subset: sample index ${index} out of range [0, ${indices.length})`);
-      }
-      return split.sample(indices[index]);
-    },
+    sample: (index: number): SegSample => split.sample(sourceIndex(index)),
+    text: (index: number): string => split.text(sourceIndex(index)),
   };
 }
