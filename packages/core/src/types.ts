@@ -91,21 +91,71 @@ export interface RunResult {
   curves: EpochRecord[];
   /** Fixed test images with paths (relative to the result file) of image, ground truth and prediction PNGs. */
   qualitative: { id: string; text: string; image: string; groundTruth: string; prediction: string }[];
+  /** Present on semi-supervised runs (EPI, LV loss; LVIT.md §2.2): what stage 2 did and what it started from. */
+  semi?: SemiSupervisedInfo;
 }
 
-/** One decoded, resized sample: what a dataset split hands to training and evaluation. */
-export interface SegSample {
+/** EPI's open choices (SEMI.md): each one an option, see train/epi.ts for the defaults and why. */
+export interface EpiConfig {
+  /** EMA momentum: P_t = beta * P_{t-1} + (1 - beta) * p_t (paper: 0.99). */
+  beta: number;
+  /** Train against the soft EMA map, or against it binarised at 0.5. */
+  target: 'soft' | 'binary';
+  /**
+   * 'iteration': update an image's EMA from the step that trained on it (train-mode prediction,
+   * mapped back from the augmented frame); 'epoch': once per epoch from an eval-mode pass over
+   * the un-augmented unlabeled images.
+   */
+  update: 'iteration' | 'epoch';
+  /** Weight of the pseudo-label Dice+BCE term on unlabeled batches. */
+  weight: number;
+}
+
+/** The language-vision loss's open choices (SEMI.md), see train/lv-loss.ts. */
+export interface LvLossConfig {
+  /** Weight of 1 - ImgSim (the official `WeightedDiceBCE_unsup` leftover: 0.1). */
+  weight: number;
+  /** Which text vector TextSim compares: the mean of the token features, or the flattened [T*D] matrix. */
+  textVector: 'mean' | 'flat';
+}
+
+export interface SemiSupervisedInfo {
+  /** The supervised model both stages train ('unet', 'lvit-t', 'lvit-tw'). */
+  baseModel: string;
+  /** Stage 1: the supervised run on the labelled subset whose best checkpoint starts stage 2. */
+  prototypeRunId: string;
+  /** The prototype's best checkpoint, relative to this result file. */
+  prototypeCheckpoint: string;
+  labeledImages: number;
+  unlabeledImages: number;
+  epi: EpiConfig;
+  /** null when the variant has no LV loss (LViT-TW and U-Net have no text; or the EPI-only ablation). */
+  lv:
+    | (LvLossConfig & {
+        /** Where the contrastive labels come from: LViT's 14 published QaTa masks, or this run's labelled images. */
+        bank: 'official-contrastive-labels' | 'labeled-images';
+        bankSize: number;
+      })
+    | null;
+}
+
+/** One decoded, resized image and its text, without a mask. */
+export interface ImageSample {
   id: string;
   /** [H*W*C] row-major HWC, values in [0,1]. */
   image: Float32Array;
-  /** [H*W], values {0,1}. */
-  mask: Uint8Array;
   /** The report sentence for this image (raw, before LViT's text preprocessing). */
   text: string;
 }
 
-/** A split of a prepared dataset at a fixed model size. */
-export interface SegSplit {
+/** One decoded, resized sample: what a dataset split hands to training and evaluation. */
+export interface SegSample extends ImageSample {
+  /** [H*W], values {0,1}. */
+  mask: Uint8Array;
+}
+
+/** What every split shares: its identity, size and image geometry. */
+export interface SplitInfo {
   readonly dataset: string;
   readonly split: 'train' | 'val' | 'test';
   readonly size: number;
@@ -113,7 +163,21 @@ export interface SegSplit {
   readonly width: number;
   readonly channels: number;
   readonly ids: readonly string[];
-  sample(index: number): SegSample;
   /** The report sentence of sample `index`, without decoding its image (text encoders need only this). */
   text(index: number): string;
+}
+
+/** A split of a prepared dataset at a fixed model size. */
+export interface SegSplit extends SplitInfo {
+  sample(index: number): SegSample;
+  /** Image and text of sample `index`; its mask is not read. */
+  image(index: number): ImageSample;
+}
+
+/**
+ * Unlabelled images as semi-supervised training sees them: there is no way to reach a mask
+ * through this type, and `unlabeledView` builds it from a split's `image()` alone.
+ */
+export interface UnlabeledSplit extends SplitInfo {
+  image(index: number): ImageSample;
 }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { SegSample, SegSplit } from '../types.js';
+import type { ImageSample, SegSample, SplitInfo } from '../types.js';
 
 /** How a model receives text: a per-sentence feature function and its [tokens, dim] shape. */
 export interface TextInput {
@@ -8,14 +8,17 @@ export interface TextInput {
   textShape?: [number, number];
 }
 
-export interface Batch {
+export interface ImageBatch {
   ids: string[];
   /** [B,H,W,C] */
   images: tf.Tensor4D;
-  /** [B,H,W,1] */
-  masks: tf.Tensor4D;
   /** [B,T,D] when the model uses text, else null. */
   text: tf.Tensor3D | null;
+}
+
+export interface Batch extends ImageBatch {
+  /** [B,H,W,1] */
+  masks: tf.Tensor4D;
 }
 
 /** Fail early when a model needs text but no feature function was given. */
@@ -26,20 +29,16 @@ export function checkTextInput(usesText: boolean, input: TextInput, where: strin
   }
 }
 
-/** Stack samples into NHWC tensors; text features are computed only when `usesText`. */
-export function makeBatch(samples: SegSample[], split: SegSplit, usesText: boolean, input: TextInput): Batch {
+/** Stack images (and text features, only when `usesText`) into NHWC / [B,T,D] tensors. */
+export function makeImageBatch(samples: ImageSample[], split: SplitInfo, usesText: boolean, input: TextInput): ImageBatch {
   const { height: h, width: w, channels: c } = split;
   const b = samples.length;
   const images = new Float32Array(b * h * w * c);
-  const masks = new Float32Array(b * h * w);
   samples.forEach((s, i) => {
-    if (s.image.length !== h * w * c || s.mask.length !== h * w) {
-      throw new Error(
-        `train/batch.ts: sample '${s.id}' of ${split.dataset}/${split.split} has ${s.image.length} image and ${s.mask.length} mask values, expected ${h * w * c} and ${h * w}`,
-      );
+    if (s.image.length !== h * w * c) {
+      throw new Error(`train/batch.ts: sample '${s.id}' of ${split.dataset}/${split.split} has ${s.image.length} image values, expected ${h * w * c}`);
     }
     images.set(s.image, i * h * w * c);
-    masks.set(s.mask, i * h * w);
   });
   let text: tf.Tensor3D | null = null;
   if (usesText) {
@@ -53,14 +52,23 @@ export function makeBatch(samples: SegSample[], split: SegSplit, usesText: boole
     });
     text = tf.tensor3d(features, [b, t, d]);
   }
-  return {
-    ids: samples.map((s) => s.id),
-    images: tf.tensor4d(images, [b, h, w, c]),
-    masks: tf.tensor4d(masks, [b, h, w, 1]),
-    text,
-  };
+  return { ids: samples.map((s) => s.id), images: tf.tensor4d(images, [b, h, w, c]), text };
 }
 
-export function disposeBatch(batch: Batch): void {
-  tf.dispose([batch.images, batch.masks, ...(batch.text ? [batch.text] : [])]);
+/** `makeImageBatch` plus the [B,H,W,1] masks. */
+export function makeBatch(samples: SegSample[], split: SplitInfo, usesText: boolean, input: TextInput): Batch {
+  const { height: h, width: w } = split;
+  const masks = new Float32Array(samples.length * h * w);
+  samples.forEach((s, i) => {
+    if (s.mask.length !== h * w) {
+      throw new Error(`train/batch.ts: sample '${s.id}' of ${split.dataset}/${split.split} has ${s.mask.length} mask values, expected ${h * w}`);
+    }
+    masks.set(s.mask, i * h * w);
+  });
+  const batch = makeImageBatch(samples, split, usesText, input);
+  return { ...batch, masks: tf.tensor4d(masks, [samples.length, h, w, 1]) };
+}
+
+export function disposeBatch(batch: ImageBatch): void {
+  tf.dispose([batch.images, ...('masks' in batch ? [(batch as Batch).masks] : []), ...(batch.text ? [batch.text] : [])]);
 }

@@ -45,6 +45,7 @@ const split: SegSplit = {
   channels: 1,
   ids: samples.map((s) => s.id),
   sample: (i) => samples[i],
+  image: (i) => samples[i],
   text: (i) => samples[i].text,
 };
 

@@ -3,12 +3,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Rng } from '../rng.js';
-import type { EpochRecord, SegSample } from '../types.js';
+import type { EpochRecord } from '../types.js';
 import { captureModelState, loadCheckpoint } from './checkpoint.js';
 import { runPaths, TrainOptions, trainModel, TrainOutcome } from './loop.js';
 import type { LossTerm } from './state.js';
+import type { GeometricAugment } from './pixel-map.js';
 import { syntheticSquaresSplit, TinySegNet } from './synthetic.js';
+import { unlabeledView } from './unlabeled.js';
 
 let root: string;
 let runCount = 0;
@@ -20,23 +21,15 @@ afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
 const train = syntheticSquaresSplit({ size: 6, seed: 1 });
 const val = syntheticSquaresSplit({ size: 3, seed: 2, split: 'val', emptyFraction: 0.3 });
-const unlabeled = syntheticSquaresSplit({ size: 3, seed: 3 });
+const unlabeled = unlabeledView(syntheticSquaresSplit({ size: 3, seed: 3 }));
 
-/** Horizontal flip with probability 0.5 (image HWC, mask HW). */
-function flip(s: SegSample, rng: Rng): SegSample {
-  if (rng.next() < 0.5) return s;
-  const w = train.width;
-  const c = train.channels;
-  const image = new Float32Array(s.image.length);
-  const mask = new Uint8Array(s.mask.length);
-  for (let y = 0; y < train.height; y++) {
-    for (let x = 0; x < w; x++) {
-      mask[y * w + x] = s.mask[y * w + (w - 1 - x)];
-      for (let k = 0; k < c; k++) image[(y * w + x) * c + k] = s.image[(y * w + (w - 1 - x)) * c + k];
-    }
-  }
-  return { ...s, image, mask };
-}
+/** Horizontal flip with probability 0.5, as a pixel map. */
+const flip: GeometricAugment = (h, w, rng) => {
+  if (rng.next() < 0.5) return null;
+  const map = new Int32Array(h * w);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) map[y * w + x] = y * w + (w - 1 - x);
+  return map;
+};
 
 /** Pulls unlabeled predictions towards per-image targets kept in the run state. */
 const pseudoTerm: LossTerm = {

@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Rng } from '../rng.js';
-import type { EpochRecord, SegmentationModel, SegSample, SegSplit } from '../types.js';
-import { checkTextInput, disposeBatch, makeBatch, TextInput } from './batch.js';
+import type { EpochRecord, ImageSample, SegmentationModel, SegSplit, SplitInfo, UnlabeledSplit } from '../types.js';
+import { Batch, checkTextInput, disposeBatch, ImageBatch, makeBatch, makeImageBatch, TextInput } from './batch.js';
 import {
   captureModelState,
   CheckpointData,
@@ -15,6 +15,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { evaluateModel } from './evaluate.js';
 import { Adam } from './optim.js';
 import { ProgressReporter } from './progress.js';
+import { GeometricAugment, PixelMap, remapPixels } from './pixel-map.js';
 import { cosineWarmRestartLr } from './schedule.js';
 import { createRunState, LossTerm, RunState, SUPERVISED_TERM } from './state.js';
 import { trainStep } from './step.js';
@@ -36,8 +37,8 @@ import { trainStep } from './step.js';
 export interface TrainData {
   train: SegSplit;
   val: SegSplit;
-  /** Images trained without their masks (only `unlabeled`/`all` loss terms apply to them). */
-  unlabeled?: SegSplit;
+  /** Images trained without their masks (only `unlabeled`/`all` loss terms apply to them); the type has no mask access. */
+  unlabeled?: UnlabeledSplit;
 }
 
 export interface StepEndContext {
@@ -50,6 +51,10 @@ export interface StepEndContext {
   terms: Record<string, number>;
   ids: string[];
   labeled: boolean;
+  /** Each sample's augmentation this step (null = none). */
+  pixelMaps: PixelMap[];
+  /** The step's train-mode prediction, [B*H*W] in the augmented frame (read back because an onStepEnd hook is set). */
+  prediction: Float32Array;
   state: RunState;
 }
 
@@ -76,10 +81,11 @@ export interface TrainOptions extends TextInput {
   model: SegmentationModel;
   data: TrainData;
   /**
-   * Train-time augmentation of one sample (image, mask; labeled and unlabeled), drawn from the
-   * 'augment' stream; the text is left as it is, as upstream.
+   * Train-time geometric augmentation of every sample (labeled and unlabeled), drawn from the
+   * 'augment' stream and applied to the image and mask alike; loss terms get the same maps for
+   * their per-image state. The text is left as it is, as upstream.
    */
-  augment?: (s: SegSample, rng: Rng) => SegSample;
+  augment?: GeometricAugment;
   batchSize: number;
   /** Validation batch size (default: batchSize). Metrics are per image, so it only changes speed. */
   valBatchSize?: number;
@@ -170,11 +176,7 @@ function validateOptions(o: TrainOptions): void {
   }
 }
 
-interface PlannedBatch {
-  split: SegSplit;
-  indices: number[];
-  labeled: boolean;
-}
+type PlannedBatch = { indices: number[] } & ({ labeled: true; split: SegSplit } | { labeled: false; split: UnlabeledSplit });
 
 function chunk(indices: number[], size: number): number[][] {
   const out: number[][] = [];
@@ -188,11 +190,11 @@ function planEpoch(data: TrainData, batchSize: number, order: Rng, maxSteps?: nu
   const plan: PlannedBatch[] = chunk(order.shuffle(range(data.train.size)), batchSize).map((indices) => ({
     split: data.train,
     indices,
-    labeled: true,
+    labeled: true as const,
   }));
   if (data.unlabeled && data.unlabeled.size > 0) {
     const unlabeled = data.unlabeled;
-    plan.push(...chunk(order.shuffle(range(unlabeled.size)), batchSize).map((indices) => ({ split: unlabeled, indices, labeled: false })));
+    plan.push(...chunk(order.shuffle(range(unlabeled.size)), batchSize).map((indices) => ({ split: unlabeled, indices, labeled: false as const })));
     order.shuffle(plan);
   }
   return maxSteps !== undefined ? plan.slice(0, maxSteps) : plan;
@@ -250,6 +252,26 @@ function rewriteLog(file: string, curves: EpochRecord[]): void {
   writeFileAtomic(file, text);
 }
 
+/**
+ * One planned batch, augmented: each sample gets one draw from the 'augment' stream, applied to its
+ * image and (labeled only) mask. Unlabeled samples come from `image()`: their masks are never read.
+ */
+function augmentedBatch(ctx: LoopContext, planned: PlannedBatch): { batch: ImageBatch; pixelMaps: PixelMap[] } {
+  const { opts, rngs } = ctx;
+  const { split } = planned;
+  const pixelMaps = planned.indices.map(() => (opts.augment ? opts.augment(split.height, split.width, rngs.augment) : null));
+  const moveImage = (s: ImageSample, i: number): ImageSample => ({ ...s, image: remapPixels(s.image, pixelMaps[i], split.channels) });
+  if (planned.labeled) {
+    const samples = planned.indices.map((index, i) => {
+      const s = planned.split.sample(index);
+      return { ...moveImage(s, i), mask: remapPixels(s.mask, pixelMaps[i], 1) };
+    });
+    return { batch: makeBatch(samples, split, opts.model.usesText, opts), pixelMaps };
+  }
+  const samples = planned.indices.map((index, i) => moveImage(planned.split.image(index), i));
+  return { batch: makeImageBatch(samples, split, opts.model.usesText, opts), pixelMaps };
+}
+
 /** Train one epoch; returns the image-weighted mean loss and mean of each term. */
 async function trainEpoch(ctx: LoopContext, epoch: number, progress: ProgressReporter): Promise<{ loss: number; terms: Record<string, number> }> {
   const { opts, rngs, state } = ctx;
@@ -259,34 +281,33 @@ async function trainEpoch(ctx: LoopContext, epoch: number, progress: ProgressRep
   const termSums: Record<string, { sum: number; n: number }> = {};
   progress.startEpoch();
   for (let s = 0; s < plan.length; s++) {
-    const { split, indices, labeled } = plan[s];
-    const samples = indices.map((i) => {
-      const sample = split.sample(i);
-      return opts.augment ? opts.augment(sample, rngs.augment) : sample;
-    });
-    const batch = makeBatch(samples, split, opts.model.usesText, opts);
+    const planned = plan[s];
+    const { labeled } = planned;
+    const { batch, pixelMaps } = augmentedBatch(ctx, planned);
     let result;
     try {
       result = trainStep({
         model: opts.model,
         optimizer: ctx.optimizer,
         images: batch.images,
-        masks: labeled ? batch.masks : null,
+        masks: labeled ? (batch as Batch).masks : null,
         text: batch.text,
         rng: rngs.dropout,
         extraTerms: opts.extraTerms,
-        batchInfo: { ids: batch.ids, labeled, state },
+        batchInfo: { ids: batch.ids, labeled, pixelMaps, state },
+        keepPrediction: opts.hooks?.onStepEnd !== undefined,
       });
     } finally {
       disposeBatch(batch);
     }
+    const n = batch.ids.length;
     state.globalStep += 1;
-    lossSum += result.loss * samples.length;
-    images += samples.length;
+    lossSum += result.loss * n;
+    images += n;
     for (const [name, v] of Object.entries(result.terms)) {
       const t = (termSums[name] ??= { sum: 0, n: 0 });
-      t.sum += v * samples.length;
-      t.n += samples.length;
+      t.sum += v * n;
+      t.n += n;
     }
     progress.update(epoch, s + 1, plan.length, lossSum / images);
     await opts.hooks?.onStepEnd?.({
@@ -298,6 +319,8 @@ async function trainEpoch(ctx: LoopContext, epoch: number, progress: ProgressRep
       terms: result.terms,
       ids: batch.ids,
       labeled,
+      pixelMaps,
+      prediction: result.prediction!,
       state,
     });
   }

@@ -1,4 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
+import type { PixelMap } from './pixel-map.js';
 
 /**
  * State a training run carries across steps and epochs, saved in every checkpoint so a resumed run
@@ -30,6 +31,8 @@ export interface LossTermContext {
   text: tf.Tensor3D | null;
   /** Sample ids of the batch, in batch order. */
   ids: string[];
+  /** Each sample's augmentation (null = none): per-image state must pass through it to align with `pred`. */
+  pixelMaps: PixelMap[];
   state: RunState;
 }
 
@@ -49,6 +52,8 @@ export interface LossTerm {
 export interface BatchInfo {
   ids: string[];
   labeled: boolean;
+  /** Each sample's augmentation, in batch order (null = none). */
+  pixelMaps: PixelMap[];
   state: RunState;
 }
 

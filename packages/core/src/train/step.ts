@@ -18,6 +18,8 @@ export interface TrainStepArgs {
   rng: Rng;
   extraTerms?: LossTerm[];
   batchInfo?: BatchInfo;
+  /** Also read back the step's prediction ([B*H*W], train mode, before the update). */
+  keepPrediction?: boolean;
 }
 
 export interface TrainStepResult {
@@ -25,6 +27,8 @@ export interface TrainStepResult {
   loss: number;
   /** Each term's unweighted value by name; the supervised loss is `diceBCE`. */
   terms: Record<string, number>;
+  /** With `keepPrediction`: the forward's output, [B*H*W] probabilities. */
+  prediction?: Float32Array;
 }
 
 function termApplies(term: LossTerm, labeled: boolean): boolean {
@@ -37,7 +41,7 @@ function termApplies(term: LossTerm, labeled: boolean): boolean {
  */
 export function trainStep(args: TrainStepArgs): TrainStepResult {
   const { model, optimizer, images, masks, text, rng } = args;
-  const info = args.batchInfo ?? { ids: [], labeled: masks !== null, state: createRunState() };
+  const info = args.batchInfo ?? { ids: [], labeled: masks !== null, pixelMaps: [], state: createRunState() };
   if (info.labeled && !masks) throw new Error('train/step.ts trainStep: a labeled batch needs masks');
   const terms = (args.extraTerms ?? []).filter((t) => termApplies(t, info.labeled));
   const params = model.namedParameters();
@@ -45,6 +49,7 @@ export function trainStep(args: TrainStepArgs): TrainStepResult {
 
   const termNames: string[] = [];
   const termValues: tf.Scalar[] = [];
+  let kept: tf.Tensor | null = null;
   const record = (name: string, value: tf.Scalar): void => {
     if (value.rank !== 0) throw new Error(`train/step.ts: loss term '${name}' returned shape ${JSON.stringify(value.shape)}, not a scalar`);
     termNames.push(name);
@@ -55,6 +60,7 @@ export function trainStep(args: TrainStepArgs): TrainStepResult {
   try {
     computed = tf.variableGrads(() => {
       const pred = model.forward(images, text, { training: true, rng });
+      if (args.keepPrediction) kept = tf.keep(pred);
       const parts: tf.Scalar[] = [];
       if (info.labeled && masks) {
         const supervised = weightedDiceBCE(pred, masks);
@@ -62,7 +68,7 @@ export function trainStep(args: TrainStepArgs): TrainStepResult {
         parts.push(supervised);
       }
       for (const term of terms) {
-        const v = term.compute({ pred, images, masks: info.labeled ? masks : null, text, ids: info.ids, state: info.state });
+        const v = term.compute({ pred, images, masks: info.labeled ? masks : null, text, ids: info.ids, pixelMaps: info.pixelMaps, state: info.state });
         record(term.name, v);
         parts.push(tf.mul(v, term.weight));
       }
@@ -70,7 +76,7 @@ export function trainStep(args: TrainStepArgs): TrainStepResult {
       return parts.reduce((a, b) => tf.add(a, b)) as tf.Scalar;
     }, params.map(([, v]) => v));
   } catch (err) {
-    tf.dispose(termValues);
+    tf.dispose([...termValues, ...(kept ? [kept] : [])]);
     throw err;
   }
   const { value, grads } = computed;
@@ -84,8 +90,9 @@ export function trainStep(args: TrainStepArgs): TrainStepResult {
     stacked.dispose();
     const out: Record<string, number> = {};
     termNames.forEach((n, i) => (out[n] = values[i + 1]));
-    return { loss: values[0], terms: out };
+    const prediction = kept ? ((kept as tf.Tensor).dataSync() as Float32Array).slice() : undefined;
+    return { loss: values[0], terms: out, ...(prediction ? { prediction } : {}) };
   } finally {
-    tf.dispose([value, ...termValues, ...Object.values(grads)]);
+    tf.dispose([value, ...termValues, ...Object.values(grads), ...(kept ? [kept] : [])]);
   }
 }

@@ -57,6 +57,11 @@ export function syntheticSquaresSplit(opts: SquaresSplitOptions): SegSplit {
       if (!s) throw new Error(`train/synthetic.ts: sample index ${i} out of range 0..${opts.size - 1}`);
       return { ...s, image: s.image.slice(), mask: s.mask.slice() };
     },
+    image: (i) => {
+      const s = samples[i];
+      if (!s) throw new Error(`train/synthetic.ts: sample index ${i} out of range 0..${opts.size - 1}`);
+      return { id: s.id, image: s.image.slice(), text: s.text };
+    },
     text: (i) => samples[i].text,
   };
 }

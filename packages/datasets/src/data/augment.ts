@@ -10,7 +10,7 @@
  * official code). Draws come from the suite's seeded `Rng` in the same order as the official
  * code draws them; the official code used Python `random` and numpy, so streams differ.
  */
-import type { Rng, SegSample } from '@lvit-bench/core';
+import { remapPixels, type GeometricAugment, type PixelMap, type Rng, type SegSample } from '@lvit-bench/core';
 
 /** Which transform one call applied (for tests and logs). */
 export type LViTAugmentation =
@@ -94,12 +94,12 @@ export function rotateNearestIndexMap(height: number, width: number, angleDeg: n
   return map;
 }
 
-function gather<T extends Float32Array | Uint8Array>(src: T, map: Int32Array, channels: number, out: T): T {
-  for (let p = 0; p < map.length; p++) {
-    const s = map[p];
-    for (let ch = 0; ch < channels; ch++) out[p * channels + ch] = s < 0 ? 0 : src[s * channels + ch];
-  }
-  return out;
+/** The pixel map of one drawn transform on an H x W grid (null for 'none'). */
+export function lvitAugmentationMap(height: number, width: number, aug: LViTAugmentation): PixelMap {
+  if (aug.kind === 'none') return null;
+  if (aug.kind === 'rotate') return rotateNearestIndexMap(height, width, aug.angleDeg);
+  if (height !== width) throw new Error(`augment: rot90 needs a square image, got ${height}x${width}`);
+  return rot90FlipIndexMap(height, aug.k, aug.axis);
 }
 
 /** Apply one drawn transform to a sample (new arrays; the input is not modified). */
@@ -116,20 +116,11 @@ export function applyLViTAugmentation(
         `expected ${height}x${width}x${channels} and ${height}x${width}`,
     );
   }
-  if (aug.kind === 'none') {
-    return { id: sample.id, image: sample.image.slice(), mask: sample.mask.slice(), text: sample.text };
-  }
-  let map: Int32Array;
-  if (aug.kind === 'rot90-flip') {
-    if (height !== width) throw new Error(`augment ${sample.id}: rot90 needs a square image, got ${height}x${width}`);
-    map = rot90FlipIndexMap(height, aug.k, aug.axis);
-  } else {
-    map = rotateNearestIndexMap(height, width, aug.angleDeg);
-  }
+  const map = lvitAugmentationMap(height, width, aug);
   return {
     id: sample.id,
-    image: gather(sample.image, map, channels, new Float32Array(sample.image.length)),
-    mask: gather(sample.mask, map, 1, new Uint8Array(sample.mask.length)),
+    image: remapPixels(sample.image, map, channels),
+    mask: remapPixels(sample.mask, map, 1),
     text: sample.text,
   };
 }
@@ -143,3 +134,12 @@ export function augmentLViT(sample: SegSample, height: number, width: number, ch
   if (height !== width) throw new Error(`augmentLViT ${sample.id}: needs a square image, got ${height}x${width}`);
   return applyLViTAugmentation(sample, height, width, channels, drawLViTAugmentation(rng));
 }
+
+/**
+ * The same augmentation as `augmentLViT`, as a pixel map for the training loop (which applies it
+ * to image, mask and per-image state alike). Same draws, same order.
+ */
+export const lvitAugment: GeometricAugment = (height, width, rng) => {
+  if (height !== width) throw new Error(`lvitAugment: needs a square image, got ${height}x${width}`);
+  return lvitAugmentationMap(height, width, drawLViTAugmentation(rng));
+};

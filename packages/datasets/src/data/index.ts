@@ -14,6 +14,8 @@ export type { ChannelOrder } from './decode.js';
 export { resizeLinearU8, thresholdMask, type ImageU8 } from './resize.js';
 export {
   augmentLViT,
+  lvitAugment,
+  lvitAugmentationMap,
   applyLViTAugmentation,
   drawLViTAugmentation,
   rot90FlipIndexMap,

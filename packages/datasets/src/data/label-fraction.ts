@@ -4,7 +4,7 @@
  * labels, with a sha256 so the reference can be checked.
  */
 import { readFileSync } from 'node:fs';
-import { Rng, writeFileAtomic, type SegSample, type SegSplit } from '@lvit-bench/core';
+import { Rng, writeFileAtomic, type ImageSample, type SegSample, type SegSplit } from '@lvit-bench/core';
 import { byCodeUnit, sha256Hex } from './sources.js';
 
 export const LABEL_MANIFEST_SCHEMA = 'lvit-bench/labels@1';
@@ -104,6 +104,7 @@ export function subsetSplit(split: SegSplit, ids: readonly string[]): SegSplit {
     channels: split.channels,
     ids: [...ids],
     sample: (index: number): SegSample => split.sample(sourceIndex(index)),
+    image: (index: number): ImageSample => split.image(sourceIndex(index)),
     text: (index: number): string => split.text(sourceIndex(index)),
   };
 }

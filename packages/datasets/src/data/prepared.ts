@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { writeAll, writeFileAtomicWith, type SegSample, type SegSplit } from '@lvit-bench/core';
+import { writeAll, writeFileAtomicWith, type ImageSample, type SegSample, type SegSplit } from '@lvit-bench/core';
 
 export type SplitName = 'train' | 'val' | 'test';
 export const SPLIT_NAMES: readonly SplitName[] = ['train', 'val', 'test'];
@@ -138,11 +138,15 @@ export class PreparedSplit implements SegSplit {
     return out;
   }
 
-  sample(index: number): SegSample {
+  image(index: number): ImageSample {
     const u8 = this.imageU8(index);
     const image = new Float32Array(u8.length);
     for (let i = 0; i < u8.length; i++) image[i] = U8_TO_UNIT[u8[i]];
-    return { id: this.ids[index], image, mask: this.mask(index), text: this.arrays.texts[index] };
+    return { id: this.ids[index], image, text: this.arrays.texts[index] };
+  }
+
+  sample(index: number): SegSample {
+    return { ...this.image(index), mask: this.mask(index) };
   }
 
   /** The stored arrays (shared, do not modify). */
