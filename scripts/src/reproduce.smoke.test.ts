@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { RunResult } from '@lvit-bench/core';
-import { readLabelManifest } from '@lvit-bench/datasets';
+import { PreparedSplit, readLabelManifest } from '@lvit-bench/datasets';
 import { reproduce } from './lib/reproduce.js';
 import { runDirOf } from './lib/experiment.js';
 import { smokeProfile } from './configs/profiles.js';
@@ -18,10 +18,31 @@ describe('reproduce --profile smoke', () => {
   const siteDir = join(work, 'site');
   const argv = ['--profile', 'smoke', '--runs-dir', runsDir, '--site-dir', siteDir];
 
+  // Every mask read of the prepared data, with the run that was training at the time.
+  const maskReads: { run: string; split: string; id: string }[] = [];
+  let training = '';
+  const trackRun = (msg: string) => {
+    const started = /^(\S+): (stage 2 from|training) /.exec(msg);
+    if (started) training = started[1];
+    if (/: test Dice /.test(msg)) training = '';
+  };
+
   it('runs the whole smoke matrix and writes results with provenance', async () => {
-    const counts = await reproduce(argv, () => {});
+    const readMask = PreparedSplit.prototype.mask;
+    PreparedSplit.prototype.mask = function (this: PreparedSplit, index: number) {
+      maskReads.push({ run: training, split: this.split, id: this.ids[index] });
+      return readMask.call(this, index);
+    };
+    let counts;
+    try {
+      counts = await reproduce(argv, trackRun);
+    } finally {
+      PreparedSplit.prototype.mask = readMask;
+    }
+    const semiRuns = smokeProfile.datasets.reduce((n, d) => n + Object.values(smokeProfile.semiModels[d]).flat().length * smokeProfile.seeds[d].length, 0);
     const expected = smokeProfile.datasets.reduce((n, d) => n + smokeProfile.models.length * smokeProfile.fractions.length * smokeProfile.seeds[d].length, 0);
-    expect(counts).toEqual({ ran: expected, skipped: 0, failed: 0 });
+    expect(semiRuns).toBeGreaterThan(0);
+    expect(counts).toEqual({ ran: expected + semiRuns, skipped: 0, failed: 0 });
 
     for (const dataset of smokeProfile.datasets) {
       for (const model of smokeProfile.models) {
@@ -48,6 +69,35 @@ describe('reproduce --profile smoke', () => {
     }
     expect(existsSync(join(siteDir, 'index.html'))).toBe(true);
   }, 600_000);
+
+  it('runs stage 2 of every semi-supervised variant from its prototype without reading an unlabelled mask', () => {
+    for (const dataset of smokeProfile.datasets) {
+      for (const [fraction, models] of Object.entries(smokeProfile.semiModels[dataset])) {
+        for (const model of models) {
+          const spec = { model, dataset, labelFraction: Number(fraction), seed: 666 };
+          const dir = runDirOf(runsDir, 'smoke', spec);
+          const result = JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8')) as RunResult;
+          const labels = readLabelManifest(join(dir, 'labels.json'));
+          expect(result.model).toBe(model);
+          expect(result.semi).toMatchObject({
+            prototypeRunId: `smoke/${dataset}/lvit-t/f${fraction}/s666`,
+            labeledImages: labels.labeled.length,
+            unlabeledImages: labels.unlabeled.length,
+            epi: { beta: 0.99, target: 'soft', update: 'iteration' },
+            lv: { weight: 0.1, bank: dataset === 'qata' ? 'official-contrastive-labels' : 'labeled-images' },
+          });
+          expect(result.semi!.lv!.bankSize).toBe(dataset === 'qata' ? 14 : labels.labeled.length);
+          for (const epoch of result.curves) expect(Object.keys(epoch.terms!).sort()).toEqual(['diceBCE', 'lv', 'pseudo']);
+          // While this run trained, masks of its labelled images were read and none of its unlabelled ones.
+          const runId = `smoke/${dataset}/${model}/f${fraction}/s666`;
+          const trainReads = maskReads.filter((r) => r.run === runId && r.split === 'train').map((r) => r.id);
+          expect(trainReads.length).toBeGreaterThan(0);
+          expect(trainReads.filter((id) => labels.unlabeled.includes(id))).toEqual([]);
+          expect(trainReads.every((id) => labels.labeled.includes(id))).toBe(true);
+        }
+      }
+    }
+  });
 
   it('initialises LViT from the trained U-Net with --unet-init (the official "pretrain")', async () => {
     const counts = await reproduce([...argv, '--no-report', '--models', 'lvit-t', '--datasets', 'monuseg', '--fractions', '100', '--unet-init'], () => {});

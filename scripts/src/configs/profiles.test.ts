@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { getProfile, PROFILES } from './profiles.js';
+import { ABLATION_SEMI_MODELS, MAIN_SEMI_MODELS, SEMI_VARIANTS } from './semi.js';
 
 describe('profiles', () => {
   it('paper is the official setting and the others are labelled reduced', () => {
@@ -23,6 +24,27 @@ describe('profiles', () => {
         }
       }
     }
+  });
+
+  it('semi-supervised variants are known, start from a model of the profile, and run only below 100 % labels', () => {
+    for (const profile of Object.values(PROFILES)) {
+      for (const dataset of profile.datasets) {
+        for (const [fraction, models] of Object.entries(profile.semiModels[dataset])) {
+          expect(Number(fraction), `${profile.name}/${dataset}`).toBeLessThan(100);
+          expect(profile.fractions).toContain(Number(fraction));
+          for (const model of models) {
+            const variant = SEMI_VARIANTS[model];
+            expect(variant, `${profile.name}: ${model}`).toBeDefined();
+            expect(profile.models).toContain(variant.base);
+            // The LV loss compares texts: only the text model has it.
+            if (variant.lv) expect(variant.base).toBe('lvit-t');
+          }
+        }
+      }
+    }
+    // The paper's comparison set and both ablations run at 25 % on MoNuSeg in quick (3 seeds).
+    expect(getProfile('quick').semiModels.monuseg[25]).toEqual([...MAIN_SEMI_MODELS, ...ABLATION_SEMI_MODELS]);
+    expect(getProfile('quick').seeds.monuseg).toHaveLength(3);
   });
 
   it('names the valid profiles when asked for an unknown one', () => {

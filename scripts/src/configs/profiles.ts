@@ -1,4 +1,5 @@
 import { baseModels, DataConfig, DatasetName, officialData, officialLearningRate, officialSchedule, ScheduleConfig } from './base.js';
+import { ABLATION_SEMI_MODELS, MAIN_SEMI_MODELS } from './semi.js';
 
 /**
  * Profiles: which experiment matrix to run and at what fidelity. `paper` is the official setting;
@@ -13,6 +14,13 @@ export interface ProfileConfig {
   fractions: number[];
   /** Seeds per dataset: MoNuSeg's 14 test images swing by several Dice points between seeds. */
   seeds: Record<DatasetName, number[]>;
+  /**
+   * Semi-supervised variants (configs/semi.ts) per dataset and label fraction (< 100 %); each runs
+   * after, and starts from, the supervised run of its base model with the same fraction and seed.
+   */
+  semiModels: Record<DatasetName, Record<number, string[]>>;
+  /** Stage 2's schedule (default: `schedules`): an epoch of stage 2 covers labelled and unlabelled images. */
+  semiSchedules?: Record<DatasetName, ScheduleConfig>;
   /** Model configs by model name (width, token grid, ...), merged over `baseModels`. */
   modelConfigs: Record<string, Record<string, unknown>>;
   schedules: Record<DatasetName, ScheduleConfig>;
@@ -44,6 +52,7 @@ export const paperProfile: ProfileConfig = {
   datasets: ALL_DATASETS,
   fractions: [25, 50, 100],
   seeds: { monuseg: [666, 667, 668], qata: [666] },
+  semiModels: perDataset(() => ({ 25: [...MAIN_SEMI_MODELS, ...ABLATION_SEMI_MODELS], 50: [...MAIN_SEMI_MODELS, ...ABLATION_SEMI_MODELS] })),
   modelConfigs: baseModels,
   schedules: perDataset((d) => ({ ...officialSchedule, lr0: officialLearningRate[d] })),
   data: officialData,
@@ -61,10 +70,20 @@ export const quickProfile: ProfileConfig = {
   datasets: ALL_DATASETS,
   fractions: [25, 50, 100],
   seeds: { monuseg: [666, 667, 668], qata: [666] },
+  // The ablations (binary targets, per-epoch EMA) run at 25 % only: they double MoNuSeg's semi cost.
+  semiModels: {
+    monuseg: { 25: [...MAIN_SEMI_MODELS, ...ABLATION_SEMI_MODELS], 50: MAIN_SEMI_MODELS },
+    qata: { 25: MAIN_SEMI_MODELS, 50: MAIN_SEMI_MODELS },
+  },
   modelConfigs: narrowed(16, 8),
   schedules: {
     monuseg: { ...officialSchedule, batchSize: 4, maxEpochs: 30, patience: 10, lr0: officialLearningRate.monuseg },
     qata: { ...officialSchedule, batchSize: 4, maxEpochs: 4, patience: 2, lr0: officialLearningRate.qata, minSaveEpoch: 0 },
+  },
+  // Stage 2 steps over every image, so its epochs cost what a 100 % epoch does: half as many on MoNuSeg.
+  semiSchedules: {
+    monuseg: { ...officialSchedule, batchSize: 4, maxEpochs: 15, patience: 5, lr0: officialLearningRate.monuseg },
+    qata: { ...officialSchedule, batchSize: 4, maxEpochs: 2, patience: 2, lr0: officialLearningRate.qata, minSaveEpoch: 0 },
   },
   data: {
     monuseg: { imageSize: 128, qualitativeCount: 3 },
@@ -82,6 +101,7 @@ export const smokeProfile: ProfileConfig = {
   datasets: ALL_DATASETS,
   fractions: [50, 100],
   seeds: perDataset(() => [666]),
+  semiModels: perDataset(() => ({ 50: ['lvit-t+epi+lv'] })),
   modelConfigs: narrowed(8, 4),
   schedules: perDataset((d) => ({
     ...officialSchedule,

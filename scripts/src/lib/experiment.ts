@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import {
   BackendInfo,
+  ContrastiveLabel,
   copyMatchingWeights,
   createModel,
   evaluateModel,
@@ -16,7 +17,7 @@ import {
   writeJsonAtomic,
 } from '@lvit-bench/core';
 import {
-  augmentLViT,
+  lvitAugment,
   LabelManifest,
   makeLabelManifest,
   PreparedDataset,
@@ -27,43 +28,11 @@ import {
 } from '@lvit-bench/datasets';
 import type { ProfileConfig } from '../configs/profiles.js';
 import type { DatasetName } from '../configs/base.js';
+import { semiVariantOf } from '../configs/semi.js';
+import { setUpStage2 } from './semi.js';
+import { LABELS_FILE, modelKeyOf, RESULT_FILE, RunContext, runDirOf, runIdOf, RunSpec } from './run.js';
 
-/** One cell of the experiment matrix. */
-export interface RunSpec {
-  /** Registered model name. */
-  model: string;
-  dataset: DatasetName;
-  labelFraction: number;
-  seed: number;
-  /** Initialise from the trained U-Net of the same dataset, fraction and seed (the official "pretrain"). */
-  unetInit?: boolean;
-}
-
-/** The model as results and run folders name it: `lvit-t`, or `lvit-t+unet-init` for the U-Net-initialised variant. */
-export function modelKeyOf(spec: RunSpec): string {
-  return spec.unetInit ? `${spec.model}+unet-init` : spec.model;
-}
-
-/** What every run of one dataset shares: prepared data, text features and provenance. */
-export interface RunContext {
-  profile: ProfileConfig;
-  data: PreparedDataset;
-  channelOrder: 'bgr' | 'rgb';
-  text: { lookup: (text: string) => Float32Array; shape: [number, number]; info: TextEncoderInfo } | null;
-  backend: BackendInfo;
-  git: { commit: string; dirty: boolean };
-  runsRoot: string;
-  resume: boolean;
-  log: (msg: string) => void;
-}
-
-export function runDirOf(runsRoot: string, profile: string, spec: RunSpec): string {
-  return join(runsRoot, profile, spec.dataset, modelKeyOf(spec), `f${spec.labelFraction}`, `s${spec.seed}`);
-}
-
-export function runIdOf(profile: string, spec: RunSpec): string {
-  return `${profile}/${spec.dataset}/${modelKeyOf(spec)}/f${spec.labelFraction}/s${spec.seed}`;
-}
+export { modelKeyOf, runDirOf, runIdOf, type RunContext, type RunSpec } from './run.js';
 
 /**
  * Train, evaluate and write `result.json` for one run. A run whose result exists is skipped; an
@@ -72,7 +41,7 @@ export function runIdOf(profile: string, spec: RunSpec): string {
 export async function runExperiment(spec: RunSpec, ctx: RunContext): Promise<RunResult | 'skipped'> {
   const { profile, data, log } = ctx;
   const dir = runDirOf(ctx.runsRoot, profile.name, spec);
-  const resultPath = join(dir, 'result.json');
+  const resultPath = join(dir, RESULT_FILE);
   const runId = runIdOf(profile.name, spec);
   if (existsSync(resultPath)) {
     log(`${runId}: complete, skipped (delete ${relative(process.cwd(), resultPath)} to run it again)`);
@@ -86,12 +55,15 @@ export async function runExperiment(spec: RunSpec, ctx: RunContext): Promise<Run
   mkdirSync(dir, { recursive: true });
 
   const startedAt = new Date();
-  const schedule = profile.schedules[spec.dataset];
+  const variant = semiVariantOf(spec.model);
+  if (variant && spec.unetInit) throw new Error(`${runId}: a semi-supervised run starts from its prototype; --unet-init does not apply`);
+  const baseModel = variant?.base ?? spec.model;
+  const schedule = (variant ? profile.semiSchedules ?? profile.schedules : profile.schedules)[spec.dataset];
   const imageSize = profile.data[spec.dataset].imageSize;
-  const entry = getModelEntry(spec.model);
-  const textShape = entry.usesText ? requireText(ctx, spec.model).shape : undefined;
+  const entry = getModelEntry(baseModel);
+  const textShape = entry.usesText ? requireText(ctx, baseModel).shape : undefined;
   const modelConfig = {
-    ...profile.modelConfigs[spec.model],
+    ...profile.modelConfigs[baseModel],
     imageSize,
     ...(textShape ? { textTokens: textShape[0], textDim: textShape[1] } : {}),
   };
@@ -99,15 +71,18 @@ export async function runExperiment(spec: RunSpec, ctx: RunContext): Promise<Run
   const labels = labelManifestFor(dir, spec, data);
   const train = subsetSplit(data.train, labels.labeled);
 
-  const model = createModel(spec.model, { ...modelConfig, seed: spec.seed });
+  const model = createModel(baseModel, { ...modelConfig, seed: spec.seed });
   try {
     const unetInit = spec.unetInit ? initFromUNet(model, spec, ctx, dir) : undefined;
+    const stage2 = variant ? setUpStage2(spec, variant, model, ctx, dir, labels, train) : undefined;
     const textFeatures = entry.usesText ? ctx.text!.lookup : undefined;
     log(`${runId}: training ${spec.model} (${model.parameterCount().toLocaleString('en-US')} params) on ${train.size} labeled images`);
     const outcome = await trainModel({
       model,
-      data: { train, val: data.val },
-      augment: (s, rng) => augmentLViT(s, train.height, train.width, train.channels, rng),
+      data: { train, val: data.val, unlabeled: stage2?.unlabeled },
+      extraTerms: stage2?.extraTerms,
+      hooks: stage2?.hooks,
+      augment: lvitAugment,
       textFeatures,
       textShape,
       batchSize: schedule.batchSize,
@@ -173,6 +148,7 @@ export async function runExperiment(spec: RunSpec, ctx: RunContext): Promise<Run
       test: { dice: test.dice, iou: test.iou, n: test.perImage.length, perImage: test.perImage },
       curves: outcome.curves,
       qualitative,
+      ...(stage2 ? { semi: stage2.info } : {}),
     };
     writeJsonAtomic(resultPath, result);
     log(`${runId}: test Dice ${(100 * test.dice).toFixed(2)} IoU ${(100 * test.iou).toFixed(2)} (n=${test.perImage.length})`);
@@ -203,7 +179,6 @@ function requireText(ctx: RunContext, model: string): NonNullable<RunContext['te
   return ctx.text;
 }
 
-const LABELS_FILE = 'labels.json';
 
 /**
  * The labeled subset of this run, drawn from the run's seed and written next to its result so the

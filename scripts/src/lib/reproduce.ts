@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { join, resolve } from 'node:path';
 import { getModelEntry, initBackend, parseBackendRequest } from '@lvit-bench/core';
 import '@lvit-bench/baselines';
-import { buildTextFeatureLookup, loadDataset, openTextEncoder, resolveCacheDir, resolveDataRoot } from '@lvit-bench/datasets';
+import { buildTextFeatureLookup, loadContrastiveLabels, loadDataset, openTextEncoder, resolveCacheDir, resolveDataRoot } from '@lvit-bench/datasets';
 import { buildReport } from '@lvit-bench/report';
 import { listFlag, parseFlags, stringFlag } from './args.js';
 import { gitState, repoRoot } from './repo.js';
@@ -16,6 +16,8 @@ import { profileFromTurboAncestor } from './turbo-profile.js';
 import { reportTensorLeak, RunContext, runExperiment, runIdOf, RunSpec } from './experiment.js';
 import { getProfile, PROFILES, ProfileConfig } from '../configs/profiles.js';
 import type { DatasetName } from '../configs/base.js';
+import { LV_BANK, semiVariantOf } from '../configs/semi.js';
+import { prototypeSpec } from './semi.js';
 
 const FLAGS = {
   profile: 'string',
@@ -100,7 +102,7 @@ async function datasetContext(
   profile: ProfileConfig,
   dataset: DatasetName,
   specs: RunSpec[],
-  env: Omit<RunContext, 'profile' | 'data' | 'channelOrder' | 'text'> & { dataRoot: string; cacheDir: string },
+  env: Omit<RunContext, 'profile' | 'data' | 'channelOrder' | 'text' | 'contrastiveLabels'> & { dataRoot: string; cacheDir: string },
 ): Promise<RunContext> {
   const { log } = env;
   const dataConfig = profile.data[dataset];
@@ -118,15 +120,21 @@ async function datasetContext(
   log(`${dataset}: train ${data.train.size}, val ${data.val.size}, test ${data.test.size} at ${dataConfig.imageSize}px`);
   for (const note of data.notes) log(`${dataset}: note: ${note}`);
 
+  // LViT's published contrastive labels, when an LV-loss run of this dataset uses them.
+  const needsBank = LV_BANK[dataset] === 'official-contrastive-labels' && specs.some((s) => semiVariantOf(s.model)?.lv);
+  const contrastiveLabels = needsBank ? await loadContrastiveLabels(join(env.dataRoot, dataset, 'lv_loss'), dataConfig.imageSize) : null;
+  if (contrastiveLabels) log(`${dataset}: ${contrastiveLabels.length} LV-loss contrastive labels`);
+
   let text: RunContext['text'] = null;
-  if (specs.some((s) => getModelEntry(s.model).usesText)) {
+  if (specs.some((s) => getModelEntry(semiVariantOf(s.model)?.base ?? s.model).usesText)) {
     const texts = [data.train, data.val, data.test].flatMap((split) => split.ids.map((_, i) => split.text(i)));
+    texts.push(...(contrastiveLabels ?? []).map((l) => l.text));
     text = await buildTextFeatureLookup(texts, () => openTextEncoder(profile.textEncoder, { cacheDir: env.cacheDir, log }), {
       cacheDir: env.cacheDir,
     });
     log(`text features: ${text.info.name} (${text.info.dim}-d${text.info.substitute ? ', SUBSTITUTE for BERT-base' : ''})`);
   }
-  return { ...env, profile, data, channelOrder, text };
+  return { ...env, profile, data, channelOrder, text, contrastiveLabels };
 }
 
 function selectMatrix(profile: ProfileConfig, flags: ReturnType<typeof parseFlags>): RunSpec[] {
@@ -137,15 +145,26 @@ function selectMatrix(profile: ProfileConfig, flags: ReturnType<typeof parseFlag
     if (unknown.length) throw new Error(`Not in profile '${profile.name}': ${unknown.join(', ')} (has ${all.join(', ')})`);
     return wanted;
   };
-  const models = pick(profile.models, listFlag(flags, 'models'), String);
+  const semiModels = unique(profile.datasets.flatMap((d) => Object.values(profile.semiModels[d]).flat()));
+  const models = pick([...profile.models, ...semiModels], listFlag(flags, 'models'), String);
   const datasets = pick(profile.datasets, listFlag(flags, 'datasets'), (s) => s as DatasetName);
   const fractions = pick(profile.fractions, listFlag(flags, 'fractions'), Number);
   const seedsFlag = listFlag(flags, 'seeds')?.map(Number);
   const unetInit = flags['unet-init'] === true;
   const specs: RunSpec[] = [];
+  const add = (spec: RunSpec) => {
+    if (!specs.some((s) => runIdOf(profile.name, s) === runIdOf(profile.name, spec))) specs.push(spec);
+  };
   for (const dataset of datasets)
     for (const labelFraction of fractions)
-      for (const seed of seedsFlag ?? profile.seeds[dataset]) for (const model of models) specs.push({ model, dataset, labelFraction, seed, unetInit: unetInit && model.startsWith('lvit') });
+      for (const seed of seedsFlag ?? profile.seeds[dataset]) {
+        const cell = { dataset, labelFraction, seed };
+        for (const model of models.filter((m) => profile.models.includes(m))) add({ ...cell, model, unetInit: unetInit && model.startsWith('lvit') });
+        // Semi-supervised variants after the supervised runs: each needs its prototype, added if not selected.
+        const semi = models.filter((m) => (profile.semiModels[dataset][labelFraction] ?? []).includes(m));
+        for (const model of semi) add(prototypeSpec({ ...cell, model }, semiVariantOf(model)!));
+        for (const model of semi) add({ ...cell, model });
+      }
   return specs;
 }
 

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { LvLossConfig, UnlabeledSplit } from '../types.js';
+import type { LvLossConfig, SegSplit, UnlabeledSplit } from '../types.js';
 import { remapPixels } from './pixel-map.js';
 import type { LossTerm } from './state.js';
 
@@ -131,4 +131,12 @@ export function createLvLossTerm(config: LvLossConfig, labels: readonly Contrast
       return lvLoss(pred, tf.tensor4d(masks, [b, h, w, 1]));
     },
   };
+}
+
+/**
+ * A bank from labelled images (their ground-truth masks and texts): for datasets without
+ * published contrastive labels (MoNuSeg), as one re-implementation does (SEMI.md).
+ */
+export function contrastiveBankFromLabeled(split: SegSplit): ContrastiveLabel[] {
+  return split.ids.map((id, i) => ({ id, text: split.text(i), mask: split.sample(i).mask }));
 }

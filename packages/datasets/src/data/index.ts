@@ -34,3 +34,4 @@ export {
 } from './label-fraction.js';
 export { makeSyntheticDataset, type SyntheticOptions } from './synthetic.js';
 export { writePng } from './png.js';
+export { loadContrastiveLabels, CONTRASTIVE_LABELS_CSV } from './contrastive.js';

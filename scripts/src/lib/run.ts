@@ -1,0 +1,49 @@
+/** What a run is and where it lives: the matrix cell, its folder and id, and what runs of one dataset share. */
+import { join } from 'node:path';
+import type { BackendInfo, ContrastiveLabel, TextEncoderInfo } from '@lvit-bench/core';
+import type { PreparedDataset } from '@lvit-bench/datasets';
+import type { DatasetName } from '../configs/base.js';
+import type { ProfileConfig } from '../configs/profiles.js';
+
+export const LABELS_FILE = 'labels.json';
+export const RESULT_FILE = 'result.json';
+
+/** One cell of the experiment matrix. */
+export interface RunSpec {
+  /** Registered model name, or a semi-supervised variant of one (configs/semi.ts). */
+  model: string;
+  dataset: DatasetName;
+  labelFraction: number;
+  seed: number;
+  /** Initialise from the trained U-Net of the same dataset, fraction and seed (the official "pretrain"). */
+  unetInit?: boolean;
+}
+
+/** The model as results and run folders name it: `lvit-t`, or `lvit-t+unet-init` for the U-Net-initialised variant. */
+export function modelKeyOf(spec: RunSpec): string {
+  return spec.unetInit ? `${spec.model}+unet-init` : spec.model;
+}
+
+/** What every run of one dataset shares: prepared data, text features and provenance. */
+export interface RunContext {
+  profile: ProfileConfig;
+  data: PreparedDataset;
+  channelOrder: 'bgr' | 'rgb';
+  text: { lookup: (text: string) => Float32Array; shape: [number, number]; info: TextEncoderInfo } | null;
+  /** The dataset's published LV-loss contrastive labels at the model grid, when a run needs them. */
+  contrastiveLabels: ContrastiveLabel[] | null;
+  backend: BackendInfo;
+  git: { commit: string; dirty: boolean };
+  runsRoot: string;
+  resume: boolean;
+  log: (msg: string) => void;
+}
+
+export function runDirOf(runsRoot: string, profile: string, spec: RunSpec): string {
+  return join(runsRoot, profile, spec.dataset, modelKeyOf(spec), `f${spec.labelFraction}`, `s${spec.seed}`);
+}
+
+export function runIdOf(profile: string, spec: RunSpec): string {
+  return `${profile}/${spec.dataset}/${modelKeyOf(spec)}/f${spec.labelFraction}/s${spec.seed}`;
+}
+
