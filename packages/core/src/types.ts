@@ -104,9 +104,11 @@ export interface EpiConfig {
   /**
    * 'iteration': update an image's EMA from the step that trained on it (train-mode prediction,
    * mapped back from the augmented frame); 'epoch': once per epoch from an eval-mode pass over
-   * the un-augmented unlabeled images.
+   * the un-augmented unlabeled images; 'mean-teacher': the EMA runs over the model's weights
+   * instead (after every optimizer step), and the teacher's eval-mode prediction of the batch is
+   * the pseudo-label.
    */
-  update: 'iteration' | 'epoch';
+  update: 'iteration' | 'epoch' | 'mean-teacher';
   /** Weight of the pseudo-label Dice+BCE term on unlabeled batches. */
   weight: number;
 }

@@ -25,6 +25,12 @@ export const SEMI_VARIANTS: Readonly<Record<string, SemiVariant>> = Object.freez
     lv: DEFAULT_LV,
     description: 'LViT-T, EPI + LV, pseudo-labels binarised at 0.5 (ablation)',
   },
+  'lvit-t+epi-teacher+lv': {
+    base: 'lvit-t',
+    epi: { ...DEFAULT_EPI, update: 'mean-teacher' },
+    lv: DEFAULT_LV,
+    description: 'LViT-T, EPI read as a mean teacher (EMA of the weights) + LV (ablation)',
+  },
   'lvit-t+epi-epoch+lv': {
     base: 'lvit-t',
     epi: { ...DEFAULT_EPI, update: 'epoch' },
@@ -35,7 +41,7 @@ export const SEMI_VARIANTS: Readonly<Record<string, SemiVariant>> = Object.freez
 
 /** The paper's comparison set and the ablations of `lvit-t+epi+lv`. */
 export const MAIN_SEMI_MODELS = ['unet+epi', 'lvit-tw+epi', 'lvit-t+epi', 'lvit-t+epi+lv'];
-export const ABLATION_SEMI_MODELS = ['lvit-t+epi-binary+lv', 'lvit-t+epi-epoch+lv'];
+export const ABLATION_SEMI_MODELS = ['lvit-t+epi-binary+lv', 'lvit-t+epi-epoch+lv', 'lvit-t+epi-teacher+lv'];
 
 /**
  * Where each dataset's contrastive labels come from: QaTa has LViT's 14 published masks; MoNuSeg has

@@ -29,7 +29,7 @@ import {
 import type { ProfileConfig } from '../configs/profiles.js';
 import type { DatasetName } from '../configs/base.js';
 import { semiVariantOf } from '../configs/semi.js';
-import { setUpStage2 } from './semi.js';
+import { setUpStage2, type Stage2 } from './semi.js';
 import { LABELS_FILE, modelKeyOf, RESULT_FILE, RunContext, runDirOf, runIdOf, RunSpec } from './run.js';
 
 export { modelKeyOf, runDirOf, runIdOf, type RunContext, type RunSpec } from './run.js';
@@ -71,10 +71,12 @@ export async function runExperiment(spec: RunSpec, ctx: RunContext): Promise<Run
   const labels = labelManifestFor(dir, spec, data);
   const train = subsetSplit(data.train, labels.labeled);
 
-  const model = createModel(baseModel, { ...modelConfig, seed: spec.seed });
+  const newModel = () => createModel(baseModel, { ...modelConfig, seed: spec.seed });
+  const model = newModel();
+  let stage2: Stage2 | undefined;
   try {
     const unetInit = spec.unetInit ? initFromUNet(model, spec, ctx, dir) : undefined;
-    const stage2 = variant ? setUpStage2(spec, variant, model, ctx, dir, labels, train) : undefined;
+    stage2 = variant ? setUpStage2(spec, variant, model, newModel, ctx, dir, labels, train) : undefined;
     const textFeatures = entry.usesText ? ctx.text!.lookup : undefined;
     log(`${runId}: training ${spec.model} (${model.parameterCount().toLocaleString('en-US')} params) on ${train.size} labeled images`);
     const outcome = await trainModel({
@@ -154,6 +156,7 @@ export async function runExperiment(spec: RunSpec, ctx: RunContext): Promise<Run
     log(`${runId}: test Dice ${(100 * test.dice).toFixed(2)} IoU ${(100 * test.iou).toFixed(2)} (n=${test.perImage.length})`);
     return result;
   } finally {
+    stage2?.dispose();
     model.dispose();
   }
 }

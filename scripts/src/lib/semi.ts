@@ -31,6 +31,7 @@ export interface Stage2 {
   extraTerms: LossTerm[];
   hooks: TrainHooks;
   info: SemiSupervisedInfo;
+  dispose(): void;
 }
 
 /** The prototype's run folder: the supervised base model, same dataset, fraction and seed. */
@@ -40,12 +41,14 @@ export function prototypeSpec(spec: RunSpec, variant: SemiVariant): RunSpec {
 
 /**
  * Load the prototype's best weights into `model` and build stage 2. `train` is the labelled
- * subset; the unlabelled images are handed on as a view without mask access.
+ * subset; the unlabelled images are handed on as a view without mask access. `createModel` builds
+ * another model like `model` (the mean teacher's).
  */
 export function setUpStage2(
   spec: RunSpec,
   variant: SemiVariant,
   model: SegmentationModel,
+  createModel: () => SegmentationModel,
   ctx: RunContext,
   dir: string,
   labels: LabelManifest,
@@ -69,7 +72,7 @@ export function setUpStage2(
   if (unlabeled.size === 0) throw new Error(`${runId}: no unlabelled images at ${spec.labelFraction} % labels`);
   const schedule = (ctx.profile.semiSchedules ?? ctx.profile.schedules)[spec.dataset];
   const textInput = model.usesText ? { textFeatures: ctx.text!.lookup, textShape: ctx.text!.shape } : {};
-  const epi = createEpi(variant.epi, unlabeled, { batchSize: schedule.batchSize, ...textInput });
+  const epi = createEpi(variant.epi, unlabeled, { batchSize: schedule.batchSize, ...textInput, createTeacher: createModel });
   const extraTerms: LossTerm[] = [epi.term];
   let lv: SemiSupervisedInfo['lv'] = null;
   if (variant.lv) {
@@ -97,5 +100,6 @@ export function setUpStage2(
       epi: variant.epi,
       lv,
     },
+    dispose: () => epi.dispose(),
   };
 }

@@ -53,9 +53,11 @@ const flip: GeometricAugment = (h, w, rng) => {
 const textShape: [number, number] = [3, 2];
 const textFeatures = (s: string) => Float32Array.from({ length: 6 }, (_, i) => ((s.length * (i + 1)) % 7) / 7);
 
+const tinyModel = (seed = 11) => new TinySegNet({ seed, dropout: 0.2, textDim: 2 });
+
 function stage2(unlabeled: UnlabeledSplit, epi: EpiConfig, overrides: Partial<TrainOptions> = {}): TrainOptions {
-  const model = new TinySegNet({ seed: 11, dropout: 0.2, textDim: 2 });
-  const { term, hooks } = createEpi(epi, unlabeled, { batchSize: 2, textFeatures, textShape });
+  const model = tinyModel();
+  const { term, hooks } = createEpi(epi, unlabeled, { batchSize: 2, textFeatures, textShape, createTeacher: () => tinyModel(77) });
   const bank = [0, 1].map((i) => ({ id: labeled.ids[i], text: labeled.text(i), mask: labeled.sample(i).mask }));
   const lv = createLvLossTerm(DEFAULT_LV, bank, assignContrastiveLabels(unlabeled, bank, { features: textFeatures, shape: textShape }, 'mean'));
   return {
@@ -179,14 +181,55 @@ describe('EPI', () => {
     expect(() => createEpi(DEFAULT_EPI, split, { batchSize: 1 }).term.compute({ ...ctx, ids: ['nobody'] })).toThrow(/'nobody' has no pseudo-label/);
   });
 
-  it('a run killed mid-stage-2 resumes to bit-identical pseudo-labels, weights and metrics', async () => {
-    const reference = stage2(guardedPool().split, DEFAULT_EPI);
+  it('mean teacher: the teacher follows the student by a weight EMA after every step and its prediction is the target', async () => {
+    const { split, maskReads } = guardedPool();
+    const opts = stage2(split, { ...DEFAULT_EPI, beta: 0.9, update: 'mean-teacher' });
+    const prototype = captureModelState(opts.model);
+    const start = opts.hooks!.onEpochStart!;
+    const step = opts.hooks!.onStepEnd!;
+    let steps = 0;
+    opts.hooks!.onEpochStart = async (ctx) => {
+      await start(ctx);
+      if (ctx.epoch === 1) for (const [k, v] of Object.entries(prototype)) expect(Array.from(ctx.state.arrays.get(`teacher/${k}`)!)).toEqual(Array.from(v.data));
+    };
+    opts.hooks!.onStepEnd = (ctx) => {
+      const before = new Map([...ctx.state.arrays].map(([k, v]) => [k, v.slice()]));
+      step(ctx);
+      const student = captureModelState(opts.model);
+      for (const [k, v] of Object.entries(student)) {
+        const after = ctx.state.arrays.get(`teacher/${k}`)!;
+        after.forEach((t, i) => expect(t).toBeCloseTo(0.9 * before.get(`teacher/${k}`)![i] + 0.1 * v.data[i], 6));
+      }
+      steps++;
+    };
+    await trainModel(opts);
+    expect(steps).toBe(3 * 4);
+    expect(maskReads()).toBe(0);
+
+    // The term's target is the teacher's eval-mode output on the batch as given (already augmented).
+    const teacher = tinyModel(5);
+    const { term, hooks } = createEpi({ ...DEFAULT_EPI, update: 'mean-teacher' }, split, { batchSize: 1, createTeacher: () => teacher });
+    const student = tinyModel(6);
+    const state = createRunState();
+    await hooks.onEpochStart!({ epoch: 1, model: student, state });
+    const images = tf.tensor4d(split.image(0).image, [1, H, H, 3]);
+    const text = tf.tensor3d(textFeatures(split.text(0)), [1, 3, 2]);
+    const pred = student.forward(images, text, { training: false });
+    const want = weightedDiceBCE(pred, student.forward(images, text, { training: false })).dataSync()[0]; // teacher = student at start
+    const got = term.compute({ pred, images, masks: null, text, ids: [split.ids[0]], pixelMaps: [null], state }).dataSync()[0];
+    expect(got).toBeCloseTo(want, 6);
+    expect(() => createEpi({ ...DEFAULT_EPI, update: 'mean-teacher' }, split, { batchSize: 1 })).toThrow(/needs input.createTeacher/);
+  });
+
+  it.each(['iteration', 'mean-teacher'] as const)('a run killed mid-stage-2 resumes to bit-identical pseudo-labels, weights and metrics (%s)', async (update) => {
+    const config = { ...DEFAULT_EPI, update };
+    const reference = stage2(guardedPool().split, config);
     const refOutcome = await trainModel(reference);
     const refWeights = captureModelState(reference.model);
 
-    const runDir = path.join(root, 'killed');
+    const runDir = path.join(root, `killed-${update}`);
     const { split, maskReads } = guardedPool();
-    const crashing = stage2(split, DEFAULT_EPI, { runDir });
+    const crashing = stage2(split, config, { runDir });
     const step = crashing.hooks!.onStepEnd!;
     crashing.hooks!.onStepEnd = (ctx) => {
       step(ctx);
@@ -194,7 +237,7 @@ describe('EPI', () => {
     };
     await expect(trainModel(crashing)).rejects.toThrow('injected kill');
     // A fresh process: new model (its init is overwritten), new EPI state, same options.
-    const resumed = stage2(split, DEFAULT_EPI, { runDir, resume: true, model: new TinySegNet({ seed: 99, dropout: 0.2, textDim: 2 }) });
+    const resumed = stage2(split, config, { runDir, resume: true, model: tinyModel(99) });
     const outcome = await trainModel(resumed);
     const strip = (o: typeof outcome) => o.curves.map(({ timeSec: _t, ...r }) => r);
     expect(strip(outcome)).toEqual(strip(refOutcome));
@@ -204,7 +247,8 @@ describe('EPI', () => {
     for (const [k, v] of Object.entries(refWeights)) expect(Array.from(weights[k].data)).toEqual(Array.from(v.data));
     const a = (await loadCheckpoint(runPaths(reference.runDir).last)).blobs!;
     const b = (await loadCheckpoint(runPaths(runDir).last)).blobs!;
-    expect(Object.keys(b).sort()).toEqual(split.ids.map((id) => `perImage/${id}`).sort());
+    const saved = update === 'mean-teacher' ? Object.keys(refWeights).map((k) => `array/teacher/${k}`) : split.ids.map((id) => `perImage/${id}`);
+    expect(Object.keys(b).sort()).toEqual(saved.sort());
     for (const [k, v] of Object.entries(a)) expect(Array.from(b[k])).toEqual(Array.from(v));
     expect(maskReads()).toBe(0);
   });

@@ -47,7 +47,7 @@ export function checkEpiConfig(config: EpiConfig): void {
   };
   if (!(config.beta >= 0 && config.beta < 1)) fail(`beta must be in [0, 1), got ${config.beta}`);
   if (config.target !== 'soft' && config.target !== 'binary') fail(`target must be 'soft' or 'binary', got '${config.target}'`);
-  if (config.update !== 'iteration' && config.update !== 'epoch') fail(`update must be 'iteration' or 'epoch', got '${config.update}'`);
+  if (!['iteration', 'epoch', 'mean-teacher'].includes(config.update)) fail(`update must be 'iteration', 'epoch' or 'mean-teacher', got '${config.update}'`);
   if (!(config.weight > 0)) fail(`weight must be > 0, got ${config.weight}`);
 }
 
@@ -115,6 +115,14 @@ export interface Epi {
   term: LossTerm;
   /** Pass as the loop's `hooks`: they seed P_0 and run the EMA updates. */
   hooks: TrainHooks;
+  /** Release what EPI holds (the mean teacher's model). */
+  dispose(): void;
+}
+
+export interface EpiInput extends TextInput {
+  batchSize: number;
+  /** A fresh model of the trained architecture: needed by 'mean-teacher' only. */
+  createTeacher?: () => SegmentationModel;
 }
 
 /**
@@ -122,8 +130,9 @@ export interface Epi {
  * prototype's weights: P_0 is its eval-mode prediction, taken at the first epoch's start for
  * every image the (possibly resumed) run state has no pseudo-label for.
  */
-export function createEpi(config: EpiConfig, unlabeled: UnlabeledSplit, input: TextInput & { batchSize: number }): Epi {
+export function createEpi(config: EpiConfig, unlabeled: UnlabeledSplit, input: EpiInput): Epi {
   checkEpiConfig(config);
+  if (config.update === 'mean-teacher') return createMeanTeacher(config, input);
   const pixels = unlabeled.height * unlabeled.width;
   const hooks: TrainHooks = {
     onEpochStart: async ({ model, state }) => {
@@ -144,5 +153,64 @@ export function createEpi(config: EpiConfig, unlabeled: UnlabeledSplit, input: T
       for (const [id, p] of await predictUnlabeled(model, unlabeled, input)) emaUpdate(pseudoLabelOf(state, id), p, config.beta);
     };
   }
-  return { term: pseudoLabelTerm(config), hooks };
+  return { term: pseudoLabelTerm(config), hooks, dispose: () => undefined };
+}
+
+const TEACHER_PREFIX = 'teacher/';
+
+/**
+ * The weight-EMA ("mean teacher") reading of EPI, as LViT-Mamba implements it (SEMI.md): the
+ * teacher's parameters and BatchNorm statistics follow the student's, t = beta * t + (1 - beta) * s,
+ * after every optimizer step (LViT-Mamba updates once per epoch, which with beta = 0.99 leaves the
+ * teacher at its initialisation; per step is the usual mean-teacher rule). The teacher starts as
+ * the prototype; its eval-mode prediction of each unlabelled batch, in the batch's own augmented
+ * frame, is the pseudo-label. Its weights live in `state.arrays`, so they are checkpointed.
+ */
+function createMeanTeacher(config: EpiConfig, input: EpiInput): Epi {
+  if (!input.createTeacher) throw new Error("train/epi.ts: update 'mean-teacher' needs input.createTeacher");
+  let student: SegmentationModel | null = null;
+  let teacher: SegmentationModel | null = null;
+  const models = (): { student: SegmentationModel; teacher: SegmentationModel } => {
+    if (!student || !teacher) throw new Error('train/epi.ts: the mean teacher is used before the first epoch started');
+    return { student, teacher };
+  };
+  /** Copy the EMA weights held in the run state into the teacher model. */
+  const loadTeacher = (state: RunState): void => {
+    tf.tidy(() => {
+      for (const [name, v] of models().teacher.namedState()) v.assign(tf.tensor(state.arrays.get(TEACHER_PREFIX + name)!, v.shape, v.dtype));
+    });
+  };
+  const hooks: TrainHooks = {
+    onEpochStart: ({ model, state }) => {
+      student = model;
+      teacher ??= input.createTeacher!();
+      // A fresh run starts the teacher at the prototype; a resumed one finds its weights in the state.
+      if (!model.namedState().every(([name]) => state.arrays.has(TEACHER_PREFIX + name))) {
+        for (const [name, v] of model.namedState()) state.arrays.set(TEACHER_PREFIX + name, (v.dataSync() as Float32Array).slice());
+      }
+      loadTeacher(state);
+    },
+    onStepEnd: ({ state }) => {
+      for (const [name, v] of models().student.namedState()) emaUpdate(state.arrays.get(TEACHER_PREFIX + name)!, v.dataSync() as Float32Array, config.beta);
+      loadTeacher(state);
+    },
+  };
+  const term: LossTerm = {
+    name: PSEUDO_TERM,
+    weight: config.weight,
+    appliesTo: 'unlabeled',
+    compute: ({ pred, images, text }) => {
+      const soft = models().teacher.forward(images, text, { training: false }); // [B,H,W,1]
+      const target = config.target === 'soft' ? soft : tf.cast(tf.greaterEqual(soft, 0.5), 'float32');
+      return weightedDiceBCE(pred, target as tf.Tensor4D);
+    },
+  };
+  return {
+    term,
+    hooks,
+    dispose: () => {
+      teacher?.dispose();
+      teacher = null;
+    },
+  };
 }

@@ -138,6 +138,7 @@ export function runPaths(runDir: string): RunPaths {
 const RNG_STREAMS = ['order', 'augment', 'dropout', 'hooks'] as const;
 type RngStream = (typeof RNG_STREAMS)[number];
 const PER_IMAGE_PREFIX = 'perImage/';
+const ARRAY_PREFIX = 'array/';
 
 /** What must not change between a run and its resumption. */
 function runFingerprint(o: TrainOptions): Record<string, unknown> {
@@ -217,6 +218,7 @@ function rngStates(rngs: Record<RngStream, Rng>): Record<string, number> {
 function lastCheckpoint(ctx: LoopContext): CheckpointData {
   const blobs: Record<string, Float32Array> = {};
   for (const [id, arr] of ctx.state.perImage) blobs[PER_IMAGE_PREFIX + id] = arr;
+  for (const [name, arr] of ctx.state.arrays) blobs[ARRAY_PREFIX + name] = arr;
   return {
     model: captureModelState(ctx.opts.model),
     optimizer: ctx.optimizer.getState(),
@@ -242,8 +244,10 @@ function restoreFromLast(ctx: LoopContext, ckpt: CheckpointData): void {
   ctx.state.globalStep = runState.globalStep;
   ctx.state.extra = runState.extra;
   ctx.state.perImage = new Map();
+  ctx.state.arrays = new Map();
   for (const [name, arr] of Object.entries(ckpt.blobs ?? {})) {
     if (name.startsWith(PER_IMAGE_PREFIX)) ctx.state.perImage.set(name.slice(PER_IMAGE_PREFIX.length), arr as Float32Array);
+    if (name.startsWith(ARRAY_PREFIX)) ctx.state.arrays.set(name.slice(ARRAY_PREFIX.length), arr as Float32Array);
   }
 }
 

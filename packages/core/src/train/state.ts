@@ -12,11 +12,13 @@ export interface RunState {
   /** Optimizer steps taken so far. */
   globalStep: number;
   perImage: Map<string, Float32Array>;
+  /** Other named arrays of the run (e.g. a mean teacher's weights). */
+  arrays: Map<string, Float32Array>;
   extra: Record<string, unknown>;
 }
 
 export function createRunState(): RunState {
-  return { epoch: 0, globalStep: 0, perImage: new Map(), extra: {} };
+  return { epoch: 0, globalStep: 0, perImage: new Map(), arrays: new Map(), extra: {} };
 }
 
 /** Everything a loss term may look at for one batch. */
