@@ -34,8 +34,21 @@ export function stringFlag(flags: Flags, name: string): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
-/** Comma-separated list flag, e.g. `--models unet,lvit-t`. */
+/** Comma-separated list flag, e.g. `--models unet,lvit-t`: non-empty, without duplicates. */
 export function listFlag(flags: Flags, name: string): string[] | undefined {
   const v = stringFlag(flags, name);
-  return v === undefined ? undefined : v.split(',').map((s) => s.trim()).filter(Boolean);
+  if (v === undefined) return undefined;
+  const items = v.split(',').map((s) => s.trim()).filter(Boolean);
+  if (items.length === 0) throw new Error(`Flag '--${name}' needs at least one value, got '${v}'`);
+  const repeated = items.filter((x, i) => items.indexOf(x) !== i);
+  if (repeated.length > 0) throw new Error(`Flag '--${name}' lists ${repeated[0]} more than once`);
+  return items;
+}
+
+/** A list flag of non-negative integers, e.g. `--seeds 666,667`. */
+export function intListFlag(flags: Flags, name: string): number[] | undefined {
+  return listFlag(flags, name)?.map((item) => {
+    if (!/^\d+$/.test(item)) throw new Error(`Flag '--${name}' takes non-negative integers, got '${item}'`);
+    return Number(item);
+  });
 }

@@ -10,7 +10,7 @@ import { getModelEntry, initBackend, parseBackendRequest } from '@lvit-bench/cor
 import '@lvit-bench/baselines';
 import { buildTextFeatureLookup, loadContrastiveLabels, loadDataset, openTextEncoder, resolveCacheDir, resolveDataRoot } from '@lvit-bench/datasets';
 import { buildReport } from '@lvit-bench/report';
-import { listFlag, parseFlags, stringFlag } from './args.js';
+import { intListFlag, listFlag, parseFlags, stringFlag } from './args.js';
 import { gitState, repoRoot } from './repo.js';
 import { profileFromTurboAncestor } from './turbo-profile.js';
 import { reportTensorLeak, RunContext, runExperiment, runIdOf, RunSpec } from './experiment.js';
@@ -148,8 +148,8 @@ function selectMatrix(profile: ProfileConfig, flags: ReturnType<typeof parseFlag
   const semiModels = unique(profile.datasets.flatMap((d) => Object.values(profile.semiModels[d]).flat()));
   const models = pick([...profile.models, ...semiModels], listFlag(flags, 'models'), String);
   const datasets = pick(profile.datasets, listFlag(flags, 'datasets'), (s) => s as DatasetName);
-  const fractions = pick(profile.fractions, listFlag(flags, 'fractions'), Number);
-  const seedsFlag = listFlag(flags, 'seeds')?.map(Number);
+  const fractions = pick(profile.fractions, intListFlag(flags, 'fractions')?.map(String), Number);
+  const seedsFlag = intListFlag(flags, 'seeds');
   const unetInit = flags['unet-init'] === true;
   const specs: RunSpec[] = [];
   const add = (spec: RunSpec) => {
