@@ -1,8 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Rng } from '../rng.js';
-import type { EpochRecord, ImageSample, SegmentationModel, SegSplit, SplitInfo, UnlabeledSplit } from '../types.js';
-import { Batch, checkTextInput, disposeBatch, ImageBatch, makeBatch, makeImageBatch, TextInput } from './batch.js';
+import type * as tf from '@tensorflow/tfjs';
+import type { EpochRecord, ImageSample, SegmentationModel, SegSplit, UnlabeledSplit } from '../types.js';
+import { checkTextInput, disposeBatch, ImageBatch, makeBatch, makeImageBatch, TextInput } from './batch.js';
 import {
   captureModelState,
   CheckpointData,
@@ -260,7 +261,7 @@ function rewriteLog(file: string, curves: EpochRecord[]): void {
  * One planned batch, augmented: each sample gets one draw from the 'augment' stream, applied to its
  * image and (labeled only) mask. Unlabeled samples come from `image()`: their masks are never read.
  */
-function augmentedBatch(ctx: LoopContext, planned: PlannedBatch): { batch: ImageBatch; pixelMaps: PixelMap[] } {
+function augmentedBatch(ctx: LoopContext, planned: PlannedBatch): { batch: ImageBatch; masks: tf.Tensor4D | null; pixelMaps: PixelMap[] } {
   const { opts, rngs } = ctx;
   const { split } = planned;
   const pixelMaps = planned.indices.map(() => (opts.augment ? opts.augment(split.height, split.width, rngs.augment) : null));
@@ -270,10 +271,11 @@ function augmentedBatch(ctx: LoopContext, planned: PlannedBatch): { batch: Image
       const s = planned.split.sample(index);
       return { ...moveImage(s, i), mask: remapPixels(s.mask, pixelMaps[i], 1) };
     });
-    return { batch: makeBatch(samples, split, opts.model.usesText, opts), pixelMaps };
+    const batch = makeBatch(samples, split, opts.model.usesText, opts);
+    return { batch, masks: batch.masks, pixelMaps };
   }
   const samples = planned.indices.map((index, i) => moveImage(planned.split.image(index), i));
-  return { batch: makeImageBatch(samples, split, opts.model.usesText, opts), pixelMaps };
+  return { batch: makeImageBatch(samples, split, opts.model.usesText, opts), masks: null, pixelMaps };
 }
 
 /** Train one epoch; returns the image-weighted mean loss and mean of each term. */
@@ -287,14 +289,14 @@ async function trainEpoch(ctx: LoopContext, epoch: number, progress: ProgressRep
   for (let s = 0; s < plan.length; s++) {
     const planned = plan[s];
     const { labeled } = planned;
-    const { batch, pixelMaps } = augmentedBatch(ctx, planned);
+    const { batch, masks, pixelMaps } = augmentedBatch(ctx, planned);
     let result;
     try {
       result = trainStep({
         model: opts.model,
         optimizer: ctx.optimizer,
         images: batch.images,
-        masks: labeled ? (batch as Batch).masks : null,
+        masks,
         text: batch.text,
         rng: rngs.dropout,
         extraTerms: opts.extraTerms,
