@@ -2,8 +2,6 @@ import * as tf from '@tensorflow/tfjs';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import {
-  BackendInfo,
-  ContrastiveLabel,
   copyMatchingWeights,
   createModel,
   evaluateModel,
@@ -12,7 +10,6 @@ import {
   runPaths,
   SegmentationModel,
   SegSplit,
-  TextEncoderInfo,
   trainModel,
   writeJsonAtomic,
 } from '@lvit-bench/core';
@@ -26,11 +23,9 @@ import {
   writeLabelManifest,
   writePng,
 } from '@lvit-bench/datasets';
-import type { ProfileConfig } from '../configs/profiles.js';
-import type { DatasetName } from '../configs/base.js';
 import { semiVariantOf } from '../configs/semi.js';
 import { setUpStage2, type Stage2 } from './semi.js';
-import { LABELS_FILE, modelKeyOf, RESULT_FILE, RunContext, runDirOf, runIdOf, RunSpec } from './run.js';
+import { LABELS_FILE, modelKeyOf, RESULT_FILE, RunContext, runDirOf, runIdOf, RunSpec, scheduleOf } from './run.js';
 
 export { modelKeyOf, runDirOf, runIdOf, type RunContext, type RunSpec } from './run.js';
 
@@ -58,7 +53,7 @@ export async function runExperiment(spec: RunSpec, ctx: RunContext): Promise<Run
   const variant = semiVariantOf(spec.model);
   if (variant && spec.unetInit) throw new Error(`${runId}: a semi-supervised run starts from its prototype; --unet-init does not apply`);
   const baseModel = variant?.base ?? spec.model;
-  const schedule = (variant ? profile.semiSchedules ?? profile.schedules : profile.schedules)[spec.dataset];
+  const schedule = scheduleOf(profile, spec.dataset, variant !== undefined);
   const imageSize = profile.data[spec.dataset].imageSize;
   const entry = getModelEntry(baseModel);
   const textShape = entry.usesText ? requireText(ctx, baseModel).shape : undefined;

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { BackendInfo, ContrastiveLabel, TextEncoderInfo } from '@lvit-bench/core';
 import type { PreparedDataset } from '@lvit-bench/datasets';
 import type { DatasetName } from '../configs/base.js';
+import type { ScheduleConfig } from '../configs/base.js';
 import type { ProfileConfig } from '../configs/profiles.js';
 
 export const LABELS_FILE = 'labels.json';
@@ -47,3 +48,8 @@ export function runIdOf(profile: string, spec: RunSpec): string {
   return `${profile}/${spec.dataset}/${modelKeyOf(spec)}/f${spec.labelFraction}/s${spec.seed}`;
 }
 
+
+/** The schedule a run trains with: stage 2 of a semi-supervised run has its own where the profile gives one. */
+export function scheduleOf(profile: ProfileConfig, dataset: DatasetName, semi: boolean): ScheduleConfig {
+  return ((semi && profile.semiSchedules) || profile.schedules)[dataset];
+}

@@ -24,7 +24,7 @@ import {
 } from '@lvit-bench/core';
 import { readLabelManifest, subsetSplit, type LabelManifest } from '@lvit-bench/datasets';
 import { LV_BANK, SemiVariant } from '../configs/semi.js';
-import { LABELS_FILE, RESULT_FILE, RunContext, runDirOf, runIdOf, RunSpec } from './run.js';
+import { LABELS_FILE, RESULT_FILE, RunContext, runDirOf, runIdOf, RunSpec, scheduleOf } from './run.js';
 
 export interface Stage2 {
   unlabeled: UnlabeledSplit;
@@ -70,7 +70,7 @@ export function setUpStage2(
 
   const unlabeled = unlabeledView(subsetSplit(ctx.data.train, labels.unlabeled));
   if (unlabeled.size === 0) throw new Error(`${runId}: no unlabelled images at ${spec.labelFraction} % labels`);
-  const schedule = (ctx.profile.semiSchedules ?? ctx.profile.schedules)[spec.dataset];
+  const schedule = scheduleOf(ctx.profile, spec.dataset, true);
   const textInput = model.usesText ? { textFeatures: ctx.text!.lookup, textShape: ctx.text!.shape } : {};
   const epi = createEpi(variant.epi, unlabeled, { batchSize: schedule.batchSize, ...textInput, createTeacher: createModel });
   const extraTerms: LossTerm[] = [epi.term];
