@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -108,6 +108,24 @@ describe('reproduce --profile smoke', () => {
     // Every ConvBatchNorm of inc, down1-4 and up1-4.nConvs (1 + 4x2 + 4x2 = 17), each with conv
     // weight and bias, BN weight, bias, running mean and var, plus outc's weight and bias.
     expect(result.modelConfig.unetInit).toMatchObject({ copied: 17 * 6 + 2 });
+  }, 120_000);
+
+  it('re-runs a run whose result.json does not validate, from its checkpoints, keeping the bad file aside', async () => {
+    const dir = runDirOf(runsDir, 'smoke', { model: 'unet', dataset: 'monuseg', labelFraction: 50, seed: 666 });
+    const good = JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8')) as RunResult;
+    const torn = readFileSync(join(dir, 'result.json'), 'utf8').slice(0, 200);
+    writeFileSync(join(dir, 'result.json'), torn);
+    const logs: string[] = [];
+    const counts = await reproduce([...argv, '--no-report', '--models', 'unet', '--datasets', 'monuseg', '--fractions', '50'], (m) => logs.push(m));
+    expect(counts).toEqual({ ran: 1, skipped: 0, failed: 0 });
+    expect(logs.some((m) => /not valid JSON.*moved to .*result\.json\.invalid-\d+/.test(m))).toBe(true);
+    const aside = readdirSync(dir).filter((f) => f.startsWith('result.json.invalid-'));
+    expect(aside).toHaveLength(1);
+    expect(readFileSync(join(dir, aside[0]), 'utf8')).toBe(torn);
+    // The finished run's checkpoints were kept: it trained no further and scores the same.
+    const again = JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8')) as RunResult;
+    expect(again.test.dice).toBe(good.test.dice);
+    expect(again.curves).toEqual(good.curves);
   }, 120_000);
 
   it('skips completed runs on a re-run', async () => {

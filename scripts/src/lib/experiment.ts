@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import {
   copyMatchingWeights,
@@ -25,7 +25,7 @@ import {
 } from '@lvit-bench/datasets';
 import { semiVariantOf } from '../configs/semi.js';
 import { setUpStage2, type Stage2 } from './semi.js';
-import { LABELS_FILE, modelKeyOf, RESULT_FILE, RunContext, runDirOf, runIdOf, RunSpec, scheduleOf } from './run.js';
+import { LABELS_FILE, modelKeyOf, readResult, RESULT_FILE, RunContext, runDirOf, runIdOf, RunSpec, scheduleOf } from './run.js';
 
 export { modelKeyOf, runDirOf, runIdOf, type RunContext, type RunSpec } from './run.js';
 
@@ -38,12 +38,20 @@ export async function runExperiment(spec: RunSpec, ctx: RunContext): Promise<Run
   const dir = runDirOf(ctx.runsRoot, profile.name, spec);
   const resultPath = join(dir, RESULT_FILE);
   const runId = runIdOf(profile.name, spec);
-  if (existsSync(resultPath)) {
+  const previous = readResult(resultPath);
+  if (previous.status === 'complete') {
     log(`${runId}: complete, skipped (delete ${relative(process.cwd(), resultPath)} to run it again)`);
     return 'skipped';
   }
+  // A result that does not validate is not complete: keep it aside and finish the run from its checkpoints.
+  const resume = ctx.resume || previous.status === 'invalid';
+  if (previous.status === 'invalid') {
+    const aside = `${resultPath}.invalid-${Date.now()}`;
+    renameSync(resultPath, aside);
+    log(`${runId}: ${previous.reason}; moved to ${relative(process.cwd(), aside)} and running the run again from its checkpoints`);
+  }
   const interrupted = existsSync(join(dir, 'checkpoint'));
-  if (interrupted && !ctx.resume) {
+  if (interrupted && !resume) {
     log(`${runId}: found an interrupted run; starting over (pass --resume to continue it instead)`);
     rmSync(dir, { recursive: true, force: true });
   }
@@ -92,7 +100,7 @@ export async function runExperiment(spec: RunSpec, ctx: RunContext): Promise<Run
       maxStepsPerEpoch: schedule.maxStepsPerEpoch,
       seed: spec.seed,
       runDir: dir,
-      resume: ctx.resume,
+      resume,
       progress: true,
       log,
     });
@@ -237,3 +245,4 @@ export function reportTensorLeak(before: number, log: (m: string) => void): void
   const after = tf.memory().numTensors;
   if (after > before) log(`warning: ${after - before} tensors outlived the run`);
 }
+

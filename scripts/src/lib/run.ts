@@ -1,6 +1,8 @@
 /** What a run is and where it lives: the matrix cell, its folder and id, and what runs of one dataset share. */
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BackendInfo, ContrastiveLabel, TextEncoderInfo } from '@lvit-bench/core';
+import type { BackendInfo, ContrastiveLabel, RunResult, TextEncoderInfo } from '@lvit-bench/core';
+import { parseRunResult } from '@lvit-bench/report';
 import type { PreparedDataset } from '@lvit-bench/datasets';
 import type { DatasetName } from '../configs/base.js';
 import type { ScheduleConfig } from '../configs/base.js';
@@ -52,4 +54,14 @@ export function runIdOf(profile: string, spec: RunSpec): string {
 /** The schedule a run trains with: stage 2 of a semi-supervised run has its own where the profile gives one. */
 export function scheduleOf(profile: ProfileConfig, dataset: DatasetName, semi: boolean): ScheduleConfig {
   return ((semi && profile.semiSchedules) || profile.schedules)[dataset];
+}
+
+/** Whether `path` holds a finished run: a result that parses and validates against its schema. */
+export function readResult(path: string): { status: 'missing' } | { status: 'complete'; result: RunResult } | { status: 'invalid'; reason: string } {
+  if (!existsSync(path)) return { status: 'missing' };
+  try {
+    return { status: 'complete', result: parseRunResult(readFileSync(path, 'utf8'), path) };
+  } catch (err) {
+    return { status: 'invalid', reason: (err as Error).message };
+  }
 }

@@ -3,7 +3,6 @@
  * base model with the same dataset, fraction and seed), start from its best checkpoint, and give the
  * loop EPI's pseudo-label term and hooks plus, for text models, the LV loss.
  */
-import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import {
   assignContrastiveLabels,
@@ -24,7 +23,7 @@ import {
 } from '@lvit-bench/core';
 import { readLabelManifest, subsetSplit, type LabelManifest } from '@lvit-bench/datasets';
 import { LV_BANK, SemiVariant } from '../configs/semi.js';
-import { LABELS_FILE, RESULT_FILE, RunContext, runDirOf, runIdOf, RunSpec, scheduleOf } from './run.js';
+import { LABELS_FILE, readResult, RESULT_FILE, RunContext, runDirOf, runIdOf, RunSpec, scheduleOf } from './run.js';
 
 export interface Stage2 {
   unlabeled: UnlabeledSplit;
@@ -58,8 +57,10 @@ export function setUpStage2(
   const proto = prototypeSpec(spec, variant);
   const protoDir = runDirOf(ctx.runsRoot, ctx.profile.name, proto);
   const protoId = runIdOf(ctx.profile.name, proto);
-  if (!existsSync(join(protoDir, RESULT_FILE))) {
-    throw new Error(`${runId}: stage 2 starts from the supervised prototype ${protoId}, which has not finished (${join(protoDir, RESULT_FILE)} is missing)`);
+  const protoResult = readResult(join(protoDir, RESULT_FILE));
+  if (protoResult.status !== 'complete') {
+    const why = protoResult.status === 'missing' ? `${join(protoDir, RESULT_FILE)} is missing` : protoResult.reason;
+    throw new Error(`${runId}: stage 2 starts from the supervised prototype ${protoId}, which has not finished (${why})`);
   }
   const protoLabels = readLabelManifest(join(protoDir, LABELS_FILE));
   if (protoLabels.labeledSha256 !== labels.labeledSha256) {
