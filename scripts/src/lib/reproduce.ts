@@ -14,7 +14,7 @@ import { intListFlag, listFlag, parseFlags, stringFlag } from './args.js';
 import { gitState, repoRoot } from './repo.js';
 import { profileFromTurboAncestor } from './turbo-profile.js';
 import { reportTensorLeak, RunContext, runExperiment, runIdOf, RunSpec } from './experiment.js';
-import { getProfile, PROFILES, ProfileConfig } from '../configs/profiles.js';
+import { getProfile, ProfileConfig } from '../configs/profiles.js';
 import type { DatasetName } from '../configs/base.js';
 import { LV_BANK, semiVariantOf } from '../configs/semi.js';
 import { prototypeSpec } from './semi.js';
@@ -60,7 +60,7 @@ export async function reproduce(
   }
   const root = repoRoot();
   const profile = getProfile(
-    stringFlag(flags, 'profile') ?? process.env.LVIT_PROFILE ?? profileFromTurboAncestor(Object.keys(PROFILES)) ?? 'quick',
+    stringFlag(flags, 'profile') ?? process.env.LVIT_PROFILE ?? profileFromTurboAncestor() ?? 'quick',
   );
   const matrix = selectMatrix(profile, flags);
   log(`profile ${profile.name}${profile.reduced ? ' (REDUCED compute)' : ''}: ${matrix.length} runs`);

@@ -6,19 +6,29 @@ import { readFileSync } from 'node:fs';
  * from its command line so that the command does what it says; `-- --profile smoke` is the
  * unambiguous form. Linux only (reads /proc); returns undefined elsewhere or when absent.
  */
-export function profileFromTurboAncestor(known: string[]): string | undefined {
+export function profileFromTurboAncestor(): string | undefined {
   let pid = process.ppid;
   for (let depth = 0; depth < 8 && pid > 1; depth++) {
     const args = readProcArgs(pid);
     if (!args) return undefined;
-    if (args.some((a) => /(^|\/)turbo(\.exe)?$/.test(a) || a.includes('/turbo/bin/turbo'))) {
-      const i = args.indexOf('--profile');
-      const value = i >= 0 ? args[i + 1] : args.find((a) => a.startsWith('--profile='))?.slice('--profile='.length);
-      return value && known.includes(value) ? value : undefined;
-    }
+    if (isTurbo(args)) return profileFromTurboArgs(args);
     pid = parentOf(pid) ?? 0;
   }
   return undefined;
+}
+
+function isTurbo(args: string[]): boolean {
+  return args.some((a) => /(^|\/)turbo(\.exe)?$/.test(a) || a.includes('/turbo/bin/turbo'));
+}
+
+/**
+ * The value of `--profile` on turbo's command line, whatever it is: an unknown name (a typo such as
+ * `smok`) must reach `getProfile` and fail there, not fall back to the default profile.
+ */
+export function profileFromTurboArgs(args: readonly string[]): string | undefined {
+  const i = args.indexOf('--profile');
+  const value = i >= 0 ? args[i + 1] : args.find((a) => a.startsWith('--profile='))?.slice('--profile='.length);
+  return value || undefined;
 }
 
 function readProcArgs(pid: number): string[] | undefined {
