@@ -128,6 +128,16 @@ describe('reproduce --profile smoke', () => {
     expect(again.curves).toEqual(good.curves);
   }, 120_000);
 
+  it('refuses a runs folder it cannot write before any work, in one line', async () => {
+    const file = join(work, 'not-a-folder');
+    writeFileSync(file, '');
+    const logs: string[] = [];
+    await expect(reproduce([...argv.slice(0, 2), '--runs-dir', join(file, 'runs')], (m) => logs.push(m))).rejects.toThrow(
+      /^The runs folder .*not-a-folder\/runs is not writable \(ENOTDIR\); pass --runs-dir DIR$/,
+    );
+    expect(logs.some((m) => /preparing|training/.test(m))).toBe(false);
+  });
+
   it('skips completed runs on a re-run', async () => {
     const counts = await reproduce([...argv, '--no-report', '--models', 'unet'], () => {});
     expect(counts.ran).toBe(0);

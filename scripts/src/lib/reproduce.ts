@@ -5,6 +5,7 @@
  * interrupted ones from their last checkpoint.
  */
 import * as tf from '@tensorflow/tfjs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { getModelEntry, initBackend, parseBackendRequest } from '@lvit-bench/core';
 import '@lvit-bench/baselines';
@@ -65,10 +66,11 @@ export async function reproduce(
   const matrix = selectMatrix(profile, flags);
   log(`profile ${profile.name}${profile.reduced ? ' (REDUCED compute)' : ''}: ${matrix.length} runs`);
 
+  const runsRoot = resolve(stringFlag(flags, 'runs-dir') ?? join(root, 'runs'));
+  checkWritable(runsRoot);
   const backend = await initBackend(parseBackendRequest(stringFlag(flags, 'backend') ?? 'auto'), { log });
   const dataRoot = resolveDataRoot(stringFlag(flags, 'data-root'));
   const cacheDir = resolveCacheDir(stringFlag(flags, 'cache-dir'));
-  const runsRoot = resolve(stringFlag(flags, 'runs-dir') ?? join(root, 'runs'));
   const git = gitState(root);
   if (git.dirty) log('warning: the work tree has uncommitted changes; results record the commit with gitDirty=true');
 
@@ -166,6 +168,18 @@ function selectMatrix(profile: ProfileConfig, flags: ReturnType<typeof parseFlag
         for (const model of semi) add({ ...cell, model });
       }
   return specs;
+}
+
+/** Fail before any work when results could not be written (a read-only or misplaced runs folder). */
+function checkWritable(runsRoot: string): void {
+  try {
+    mkdirSync(runsRoot, { recursive: true });
+    const probe = join(runsRoot, `.write-test-${process.pid}`);
+    writeFileSync(probe, '');
+    rmSync(probe);
+  } catch (err) {
+    throw new Error(`The runs folder ${runsRoot} is not writable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); pass --runs-dir DIR`);
+  }
 }
 
 function progressLogger(what: string, log: (m: string) => void): (done: number, total: number) => void {
