@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import {
   copyMatchingWeights,
@@ -25,16 +25,18 @@ import {
 } from '@lvit-bench/datasets';
 import { semiVariantOf } from '../configs/semi.js';
 import { setUpStage2, type Stage2 } from './semi.js';
+import { acquireRunLock, LOCK_FILE } from './run-lock.js';
 import { LABELS_FILE, modelKeyOf, readResult, RESULT_FILE, RunContext, runDirOf, runIdOf, RunSpec, scheduleOf } from './run.js';
 
 export { modelKeyOf, runDirOf, runIdOf, type RunContext, type RunSpec } from './run.js';
 
 /**
- * Train, evaluate and write `result.json` for one run. A run whose result exists is skipped; an
- * interrupted one resumes from its last checkpoint when `ctx.resume` is set, else starts over.
+ * Train, evaluate and write `result.json` for one run, holding its folder's lock (one writer per
+ * run). A run whose valid result exists is skipped; an interrupted one continues from its last
+ * checkpoint unless `ctx.restart` discards it.
  */
 export async function runExperiment(spec: RunSpec, ctx: RunContext): Promise<RunResult | 'skipped'> {
-  const { profile, data, log } = ctx;
+  const { profile, log } = ctx;
   const dir = runDirOf(ctx.runsRoot, profile.name, spec);
   const resultPath = join(dir, RESULT_FILE);
   const runId = runIdOf(profile.name, spec);
@@ -43,19 +45,35 @@ export async function runExperiment(spec: RunSpec, ctx: RunContext): Promise<Run
     log(`${runId}: complete, skipped (delete ${relative(process.cwd(), resultPath)} to run it again)`);
     return 'skipped';
   }
+  mkdirSync(dir, { recursive: true });
+  const release = acquireRunLock(dir, { log });
+  try {
+    return await runLocked(spec, ctx, { dir, runId, previous });
+  } finally {
+    release();
+  }
+}
+
+/** The run, once this process holds its folder's lock. */
+async function runLocked(
+  spec: RunSpec,
+  ctx: RunContext,
+  { dir, runId, previous }: { dir: string; runId: string; previous: ReturnType<typeof readResult> },
+): Promise<RunResult> {
+  const { profile, data, log } = ctx;
+  const resultPath = join(dir, RESULT_FILE);
   // A result that does not validate is not complete: keep it aside and finish the run from its checkpoints.
-  const resume = ctx.resume || previous.status === 'invalid';
   if (previous.status === 'invalid') {
     const aside = `${resultPath}.invalid-${Date.now()}`;
     renameSync(resultPath, aside);
-    log(`${runId}: ${previous.reason}; moved to ${relative(process.cwd(), aside)} and running the run again from its checkpoints`);
+    log(`${runId}: ${previous.reason}; moved to ${relative(process.cwd(), aside)} and finishing the run from its checkpoints`);
   }
-  const interrupted = existsSync(join(dir, 'checkpoint'));
-  if (interrupted && !resume) {
-    log(`${runId}: found an interrupted run; starting over (pass --resume to continue it instead)`);
-    rmSync(dir, { recursive: true, force: true });
+  if (ctx.restart && existsSync(join(dir, 'checkpoint'))) {
+    log(`${runId}: --restart: discarding the interrupted run's files`);
+    for (const entry of readdirSync(dir)) if (entry !== LOCK_FILE && !entry.startsWith(`${RESULT_FILE}.invalid-`)) rmSync(join(dir, entry), { recursive: true, force: true });
   }
-  mkdirSync(dir, { recursive: true });
+  const resume = existsSync(runPaths(dir).last);
+  if (resume) log(`${runId}: continuing the interrupted run from its last checkpoint (--restart discards it)`);
 
   const startedAt = new Date();
   const variant = semiVariantOf(spec.model);

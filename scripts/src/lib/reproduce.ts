@@ -1,8 +1,8 @@
 /**
- * The reproduce pipeline behind `turbo run reproduce [-- --profile smoke|quick|paper]` [-- --profile smoke|quick|paper]`: run the experiment matrix of a profile
- * (model x dataset x label fraction x seed), write one result.json per run under runs/<profile>/,
- * then build the HTML report into site/. Completed runs are skipped; `--resume` continues
- * interrupted ones from their last checkpoint.
+ * The reproduce pipeline behind `turbo run reproduce [-- --profile smoke|quick|paper]`: run the
+ * experiment matrix of a profile (model x dataset x label fraction x seed), write one result.json
+ * per run under runs/<profile>/, then build the HTML report into site/. Completed runs are skipped;
+ * interrupted ones continue from their last checkpoint (`--restart` discards them).
  */
 import * as tf from '@tensorflow/tfjs';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -32,6 +32,7 @@ const FLAGS = {
   'runs-dir': 'string',
   'site-dir': 'string',
   resume: 'boolean',
+  restart: 'boolean',
   'unet-init': 'boolean',
   'no-report': 'boolean',
   help: 'boolean',
@@ -43,7 +44,8 @@ const USAGE = `Usage: npx turbo run reproduce -- [flags]   (or: node scripts/dis
   --backend auto|tensorflow|webgpu|onnxruntime|wasm|cpu        (default auto)
   --data-root DIR (env LVIT_DATA_ROOT)  --cache-dir DIR (env LVIT_CACHE_DIR)
   --runs-dir DIR (default runs/)  --site-dir DIR (default site/)
-  --resume   continue interrupted runs from their last checkpoint
+  --restart  discard interrupted runs and train them from scratch (by default they continue from
+             their last checkpoint; --resume, the old spelling of that default, is accepted)
   --unet-init  LViT models start from the trained U-Net of the same dataset/fraction/seed (the official
                "pretrain"; results are named lvit-t+unet-init); the U-Net runs first
   --no-report  skip building the HTML report`;
@@ -76,7 +78,7 @@ export async function reproduce(
 
   for (const dataset of unique(matrix.map((s) => s.dataset))) {
     const specs = matrix.filter((s) => s.dataset === dataset);
-    const ctx = await datasetContext(profile, dataset, specs, { dataRoot, cacheDir, runsRoot, backend, git, log, resume: flags.resume === true });
+    const ctx = await datasetContext(profile, dataset, specs, { dataRoot, cacheDir, runsRoot, backend, git, log, restart: flags.restart === true });
     for (const spec of specs) {
       const tensorsBefore = tf.memory().numTensors;
       try {

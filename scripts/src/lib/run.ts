@@ -38,7 +38,8 @@ export interface RunContext {
   backend: BackendInfo;
   git: { commit: string; dirty: boolean };
   runsRoot: string;
-  resume: boolean;
+  /** Discard interrupted runs' checkpoints instead of continuing them (`--restart`). */
+  restart: boolean;
   log: (msg: string) => void;
 }
 

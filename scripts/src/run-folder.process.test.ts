@@ -1,0 +1,100 @@
+/**
+ * The run folder under real processes: `reproduce` re-executes itself (engine/glibc.ts), so a signal
+ * to the parent must also end the child, and a run folder has one writer at a time. These spawn the
+ * built CLI (scripts/dist, built by turbo before the tests) on a one-run quick matrix.
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runDirOf } from './lib/experiment.js';
+import { LOCK_FILE } from './lib/run-lock.js';
+
+const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'reproduce.js');
+const work = mkdtempSync(join(tmpdir(), 'lvit-procs-'));
+const runsDir = join(work, 'runs');
+const args = ['--profile', 'quick', '--models', 'unet', '--datasets', 'monuseg', '--fractions', '100', '--seeds', '666', '--no-report'];
+const argv = [...args, '--runs-dir', runsDir, '--cache-dir', join(work, 'cache')];
+const runDir = runDirOf(runsDir, 'quick', { model: 'unet', dataset: 'monuseg', labelFraction: 100, seed: 666 });
+const started: ChildProcess[] = [];
+
+interface Started {
+  proc: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+function start(): Started {
+  // As a user starts it: not yet re-executed, so the CLI re-executes itself with the glibc tunables.
+  const env = { ...process.env };
+  for (const k of ['GLIBC_TUNABLES', 'LVIT_BENCH_GLIBC_REEXEC', 'LVIT_BENCH_PARENT_PID']) delete env[k];
+  const proc = spawn(process.execPath, [cli, ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  started.push(proc);
+  let out = '';
+  proc.stdout!.on('data', (b) => (out += b));
+  proc.stderr!.on('data', (b) => (out += b));
+  return { proc, output: () => out, exited: new Promise((r) => proc.on('exit', (code) => r(code))) };
+}
+
+async function waitFor(what: string, check: () => boolean, seconds: number): Promise<void> {
+  const until = Date.now() + seconds * 1000;
+  while (!check()) {
+    if (Date.now() > until) throw new Error(`timed out after ${seconds}s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+afterAll(() => {
+  for (const p of started) if (p.exitCode === null) p.kill('SIGKILL');
+});
+
+describe.skipIf(process.platform !== 'linux' || !existsSync(cli))('run folders under real processes', () => {
+  it('a second writer refuses while the first trains, naming the holder', async () => {
+    const first = start();
+    await waitFor('the first run to train', () => /epoch 1\/30/.test(first.output()), 90);
+    const lock = JSON.parse(readFileSync(join(runDir, LOCK_FILE), 'utf8'));
+    const second = start();
+    expect(await second.exited).not.toBe(0);
+    expect(second.output()).toMatch(new RegExp(`run.lock: the run is being written by pid ${lock.pid} on .*; wait for it or stop that process`));
+    expect(first.proc.exitCode).toBeNull(); // undisturbed
+    first.proc.kill('SIGTERM');
+    await first.exited;
+  }, 180_000);
+
+  it('killing the parent ends the re-executed child; the next run takes over the stale lock and continues', async () => {
+    const run = start();
+    await waitFor('training to start', () => /epoch 2\/30/.test(run.output()), 90);
+    const [child] = childrenOf(run.proc.pid!);
+    expect(child).toBeGreaterThan(0);
+    run.proc.kill('SIGTERM'); // what `kill`, `timeout` or a scheduler's cancel sends: to the parent only
+    await run.exited;
+    await waitFor('the child to die with its parent', () => !alive(child), 5);
+    const lock = JSON.parse(readFileSync(join(runDir, LOCK_FILE), 'utf8'));
+    expect(lock.pid).toBe(child); // left behind by the killed writer
+
+    const next = start();
+    await waitFor('the next run to continue', () => /continuing the interrupted run/.test(next.output()), 90);
+    expect(next.output()).toMatch(new RegExp(`took over a stale lock \\(pid ${child} on .*no longer running`));
+    next.proc.kill('SIGTERM');
+    await next.exited;
+  }, 180_000);
+});
