@@ -115,12 +115,15 @@ describe('reproduce --profile smoke', () => {
     const good = JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8')) as RunResult;
     const torn = readFileSync(join(dir, 'result.json'), 'utf8').slice(0, 200);
     writeFileSync(join(dir, 'result.json'), torn);
+    writeFileSync(join(dir, '.result.json.tmp-1-deadbeef'), '{"partial');
     const logs: string[] = [];
     const counts = await reproduce([...argv, '--no-report', '--models', 'unet', '--datasets', 'monuseg', '--fractions', '50'], (m) => logs.push(m));
     expect(counts).toEqual({ ran: 1, skipped: 0, failed: 0 });
     expect(logs.some((m) => /not valid JSON.*moved to .*result\.json\.invalid-\d+/.test(m))).toBe(true);
     const aside = readdirSync(dir).filter((f) => f.startsWith('result.json.invalid-'));
     expect(aside).toHaveLength(1);
+    expect(existsSync(join(dir, '.result.json.tmp-1-deadbeef'))).toBe(false);
+    expect(logs.some((m) => /removed 1 temp file\(s\) a killed writer left \(\.result\.json\.tmp-1-deadbeef\)/.test(m))).toBe(true);
     expect(readFileSync(join(dir, aside[0]), 'utf8')).toBe(torn);
     // The finished run's checkpoints were kept: it trained no further and scores the same.
     const again = JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8')) as RunResult;

@@ -6,6 +6,7 @@ import {
   createModel,
   evaluateModel,
   getModelEntry,
+  removeTornWrites,
   RunResult,
   runPaths,
   SegmentationModel,
@@ -62,6 +63,8 @@ async function runLocked(
 ): Promise<RunResult> {
   const { profile, data, log } = ctx;
   const resultPath = join(dir, RESULT_FILE);
+  const torn = removeTornWrites(dir);
+  if (torn.length > 0) log(`${runId}: removed ${torn.length} temp file(s) a killed writer left (${torn.map((f) => relative(dir, f)).join(', ')})`);
   // A result that does not validate is not complete: keep it aside and finish the run from its checkpoints.
   if (previous.status === 'invalid') {
     const aside = `${resultPath}.invalid-${Date.now()}`;

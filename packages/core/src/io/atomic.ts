@@ -8,11 +8,32 @@ import * as path from 'node:path';
  * results, manifests, caches, figures) goes through here.
  */
 
+const TEMP_MARK = '.tmp-';
+const TEMP_NAME = /^\..+\.tmp-\d+-[0-9a-f]{8}$/;
+
+/**
+ * Delete the temp files that writers killed mid-write left in `dir` and its subfolders, and return
+ * their paths. Only for a folder no live process writes (e.g. a run folder whose lock is held).
+ */
+export function removeTornWrites(dir: string): string[] {
+  const removed: string[] = [];
+  if (!fs.existsSync(dir)) return removed;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    if (entry.isDirectory()) removed.push(...removeTornWrites(p));
+    else if (entry.isFile() && TEMP_NAME.test(entry.name)) {
+      fs.rmSync(p);
+      removed.push(p);
+    }
+  }
+  return removed;
+}
+
 /** Write `file` through `write(fd)`: a unique temp file in the same folder, fsync, rename over `file`. */
 export function writeFileAtomicWith(file: string, write: (fd: number) => void): void {
   const dir = path.dirname(file);
   fs.mkdirSync(dir, { recursive: true });
-  const tmp = path.join(dir, `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const tmp = path.join(dir, `.${path.basename(file)}${TEMP_MARK}${process.pid}-${randomBytes(4).toString('hex')}`);
   const fd = fs.openSync(tmp, 'w');
   try {
     write(fd);
