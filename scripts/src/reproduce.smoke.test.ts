@@ -129,6 +129,10 @@ describe('reproduce --profile smoke', () => {
     const again = JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8')) as RunResult;
     expect(again.test.dice).toBe(good.test.dice);
     expect(again.curves).toEqual(good.curves);
+    // Two processes worked on it; the epochs' time is counted across both.
+    expect(good.provenance.segments).toHaveLength(1);
+    expect(again.provenance.segments).toEqual([good.provenance.segments![0], again.provenance.startedAt]);
+    expect(again.provenance.epochTimeSec).toBeCloseTo(good.curves.reduce((t, c) => t + c.timeSec, 0), 9);
   }, 120_000);
 
   it('refuses a runs folder it cannot write before any work, in one line', async () => {

@@ -83,7 +83,15 @@ export interface RunResult {
     node: string;
     startedAt: string;
     finishedAt: string;
+    /** Wall time of the process that finished the run (from `startedAt`). */
     wallTimeSec: number;
+    /**
+     * Start times of every process that worked on the run, oldest first (more than one after an
+     * interruption), and the epochs' summed train + validation time over all of them (epochs lost
+     * to a kill are not counted): the cost of the run across interruptions.
+     */
+    segments?: string[];
+    epochTimeSec?: number;
   };
   val: { bestDice: number; bestEpoch: number };
   /** Official test convention (LVIT.md §4): per-image mean, empty/empty = 0. Fractions in [0,1]. */

@@ -27,6 +27,7 @@ import {
 import { semiVariantOf } from '../configs/semi.js';
 import { setUpStage2, type Stage2 } from './semi.js';
 import { acquireRunLock, LOCK_FILE } from './run-lock.js';
+import { recordSegmentStart } from './segments.js';
 import { LABELS_FILE, modelKeyOf, readResult, RESULT_FILE, RunContext, runDirOf, runIdOf, RunSpec, scheduleOf } from './run.js';
 
 export { modelKeyOf, runDirOf, runIdOf, type RunContext, type RunSpec } from './run.js';
@@ -79,6 +80,7 @@ async function runLocked(
   if (resume) log(`${runId}: continuing the interrupted run from its last checkpoint (--restart discards it)`);
 
   const startedAt = new Date();
+  const segments = recordSegmentStart(dir, startedAt);
   const variant = semiVariantOf(spec.model);
   if (variant && spec.unetInit) throw new Error(`${runId}: a semi-supervised run starts from its prototype; --unet-init does not apply`);
   const baseModel = variant?.base ?? spec.model;
@@ -169,6 +171,8 @@ async function runLocked(
         startedAt: startedAt.toISOString(),
         finishedAt: finishedAt.toISOString(),
         wallTimeSec: (finishedAt.getTime() - startedAt.getTime()) / 1000,
+        segments,
+        epochTimeSec: outcome.curves.reduce((t, c) => t + c.timeSec, 0),
       },
       val: { bestDice: outcome.bestValDice, bestEpoch: outcome.bestEpoch },
       test: { dice: test.dice, iou: test.iou, n: test.perImage.length, perImage: test.perImage },
