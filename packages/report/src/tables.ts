@@ -7,6 +7,7 @@ import {
   modelLabel,
   PUBLISHED,
   publishedForDataset,
+  publishedModelFor,
   type PublishedEntry,
 } from './published.js';
 import { spreadInterval, summarise, type Summary } from './stats.js';
@@ -104,7 +105,7 @@ export function buildRow(members: readonly LoadedRun[], published: readonly Publ
   }));
   const dice = summarise(perSeed.map((s) => s.dice));
   const iou = summarise(perSeed.map((s) => s.iou));
-  const pub = findPublished(r0.dataset, r0.model, first.labelPercent, published);
+  const pub = findPublished(r0.dataset, publishedModelFor(r0.model, first.labelPercent), first.labelPercent, published);
   const entry = pub?.entry ?? null;
   return {
     dataset: r0.dataset,
