@@ -274,6 +274,26 @@
         borderDash: [5, 4],
         pointRadius: run.curves.length > 40 ? 0 : 2,
       });
+      // Semi-supervised runs: each loss term (diceBCE, pseudo, lv) on the loss axis, dotted, one dash pattern per term.
+      var names = [];
+      run.curves.forEach(function (c) {
+        Object.keys(c.terms || {}).forEach(function (n) { if (names.indexOf(n) < 0) names.push(n); });
+      });
+      names.forEach(function (name, j) {
+        datasets.push({
+          label: 'seed ' + run.seed + ' ' + name,
+          data: run.curves
+            .filter(function (c) { return c.terms && typeof c.terms[name] === 'number'; })
+            .map(function (c) { return { x: c.epoch, y: c.terms[name] }; }),
+          yAxisID: 'y',
+          borderColor: color,
+          backgroundColor: color,
+          borderWidth: 1,
+          borderDash: [1 + j, 2 + j],
+          pointStyle: ['rect', 'triangle', 'star', 'crossRot'][j % 4],
+          pointRadius: run.curves.length > 40 ? 0 : 2,
+        });
+      });
     });
     return {
       type: 'line',

@@ -8,6 +8,7 @@ import { loadRuns, type LoadedRun, type SkippedFile } from './load.js';
 import { datasetLabel, publishedForDataset } from './published.js';
 import { buildQualitativePanels } from './qualitative.js';
 import { buildResultsJson } from './results-json.js';
+import { buildAblation, buildSemiComparisons } from './semi.js';
 import { buildComparisonTables, tablesToCsv, tablesToMarkdown, type DatasetTable } from './tables.js';
 
 export interface BuildReportOptions {
@@ -82,6 +83,8 @@ export async function buildReport(opts: BuildReportOptions): Promise<BuildReport
       tables,
       publishedOnly,
       findings,
+      semi: buildSemiComparisons(tables, runs),
+      ablation: buildAblation(tables, runs),
       runs,
       skipped: skipped.map((s) => ({ file: hideRoot(s.file), reason: hideRoot(s.reason) })),
       panels,

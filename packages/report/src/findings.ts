@@ -24,10 +24,17 @@ export interface Finding {
   groupAnchors: [string, string];
 }
 
-/** The comparisons the summary reports: does LViT-T beat U-Net, and does text help (vs LViT-TW)? */
+/**
+ * The comparisons the summary reports: does LViT-T beat U-Net, does text help (vs LViT-TW), and at
+ * 25%/50% what the semi-supervised recipe buys over its supervised base (and what the LV loss adds).
+ */
 export const FINDING_PAIRS: readonly [string, string][] = [
   ['lvit-t', 'unet'],
   ['lvit-t', 'lvit-tw'],
+  ['lvit-t+epi+lv', 'lvit-t'],
+  ['lvit-tw+epi', 'lvit-tw'],
+  ['unet+epi', 'unet'],
+  ['lvit-t+epi+lv', 'lvit-t+epi'],
 ];
 
 export function buildFindings(tables: readonly DatasetTable[], pairs = FINDING_PAIRS): Finding[] {

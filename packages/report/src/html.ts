@@ -2,6 +2,7 @@ import type { Finding } from './findings.js';
 import type { LoadedRun, SkippedFile } from './load.js';
 import { compareModels, DATA_CAVEATS, datasetLabel, findPublished, modelLabel, NOT_AVAILABLE_NOTE, type PublishedEntry } from './published.js';
 import type { QualPanel } from './qualitative.js';
+import { renderAblation, renderLossTerms, renderSemiSection, semiProvenanceFields, type AblationTable, type SemiComparison } from './semi.js';
 import { jsonForScript, type ResultsJson } from './results-json.js';
 import {
   compareDatasets,
@@ -27,6 +28,9 @@ export interface PageModel {
   /** Published reference tables for datasets without runs (shown when nothing else is). */
   publishedOnly: DatasetTable[];
   findings: Finding[];
+  /** Semi-supervised rows against their supervised base, and LViT-T's semi ablation (semi.ts). */
+  semi: SemiComparison[];
+  ablation: AblationTable[];
   runs: LoadedRun[];
   skipped: SkippedFile[];
   panels: QualPanel[];
@@ -152,12 +156,14 @@ ${profiles.map((p) => chartCard(`Per-image test Dice (all seeds; bars: quartiles
   return `<section class="dataset" id="ds-${ds}">
 <h2>${esc(t.datasetLabel)}</h2>
 ${renderComparisonTable(t)}
+${renderSemiSection(t.dataset, m.semi)}
+${renderAblation(t.dataset, m.ablation)}
 ${renderPublishedTable(t.published, t.datasetLabel)}
 <h3>Charts</h3>
 <p class="note">Click a point of ours to open its run. Wall times were measured on whatever machine ran the profile and may be noisy.</p>
 ${charts}
 <h3>Training curves</h3>
-<p class="note">Solid: training loss (left axis). Dashed: validation Dice in % (right axis). One colour per seed.</p>
+<p class="note">Solid: training loss (left axis). Dashed: validation Dice in % (right axis). One colour per seed. Semi-supervised runs add their loss terms (diceBCE on labelled batches, pseudo and lv on unlabelled ones) as thin dotted lines on the loss axis; each run's details list them per epoch.</p>
 <div class="charts curves">${curves}</div>
 ${panels.map(renderPanel).join('\n')}
 </section>`;
@@ -273,6 +279,8 @@ function renderPanel(panel: QualPanel): string {
 function renderRuns(m: PageModel): string {
   const groups = [...groupRuns(m.runs).values()].sort((a, b) => compareGroups(a[0], b[0]));
   const rowsByAnchor = new Map(m.tables.flatMap((t) => t.rows).map((r) => [r.groupAnchor, r]));
+  const anchorByRunId = new Map(m.runs.map((r) => [r.result.runId, r.anchor]));
+  const anchorOf = (runId: string) => anchorByRunId.get(runId);
   const sections = groups.map((members) => {
     const first = members[0];
     const row = rowsByAnchor.get(groupAnchorOf(first));
@@ -283,7 +291,7 @@ function renderRuns(m: PageModel): string {
     return `<section class="group" id="${esc(groupAnchorOf(first))}">
 <h3>${esc(modelLabel(r0.model))} · ${esc(datasetLabel(r0.dataset))} · ${first.labelPercent}% labels · ${esc(r0.profile.name)} ${r0.profile.reduced ? reducedBadge() : fullBadge()}</h3>
 ${summary}
-${members.map((run) => renderRunDetails(run, m.logLinks.get(run.anchor))).join('\n')}
+${members.map((run) => renderRunDetails(run, m.logLinks.get(run.anchor), anchorOf)).join('\n')}
 </section>`;
   });
   return `<section id="runs"><h2>Runs and provenance</h2>
@@ -292,7 +300,7 @@ ${sections.join('\n')}
 </section>`;
 }
 
-function renderRunDetails(run: LoadedRun, logLink: string | undefined): string {
+function renderRunDetails(run: LoadedRun, logLink: string | undefined, anchorOf: (runId: string) => string | undefined): string {
   const r = run.result;
   const p = r.provenance;
   const t = r.train;
@@ -301,6 +309,7 @@ function renderRunDetails(run: LoadedRun, logLink: string | undefined): string {
     ['Test Dice / IoU', `${fmt(100 * r.test.dice)} / ${fmt(100 * r.test.iou)} on ${r.test.n} images`],
     ['Profile', `${esc(r.profile.name)} ${r.profile.reduced ? reducedBadge() : fullBadge()} ${esc(r.profile.description)}`],
     ['Seed', String(r.seed)],
+    ...semiProvenanceFields(run, anchorOf),
     ['Labelled images', `${t.labeledImages} of ${t.trainImages} (${run.labelPercent}%); label manifest <code>${esc(`${run.relDir}/${p.labelManifest}`)}</code>`],
     ['Backend', `${esc(p.backend)}: ${esc(p.backendDetail)}`],
     ['Device', esc(p.device)],
@@ -317,6 +326,7 @@ function renderRunDetails(run: LoadedRun, logLink: string | undefined): string {
   return `<article class="run" id="${esc(run.anchor)}">
 <h4>seed ${r.seed}: Dice ${fmt(100 * r.test.dice)}, IoU ${fmt(100 * r.test.iou)}</h4>
 <dl class="details">${fields.map(([k, v]) => `<div class="fact"><dt>${esc(k)}</dt><dd>${v}</dd></div>`).join('')}</dl>
+${renderLossTerms(run)}
 </article>`;
 }
 

@@ -23,7 +23,7 @@ export interface RunSummary {
   paramCount: number;
   epochsRun: number;
   earlyStopped: boolean;
-  curves: { epoch: number; trainLoss: number; valLoss: number | null; valDice: number; valIoU: number }[];
+  curves: { epoch: number; trainLoss: number; valLoss: number | null; valDice: number; valIoU: number; terms: Record<string, number> | null }[];
   perImage: { id: string; dice: number }[];
 }
 
@@ -103,6 +103,7 @@ export function summariseRun(run: LoadedRun): RunSummary {
       valLoss: c.valLoss ?? null,
       valDice: 100 * c.valDice,
       valIoU: 100 * c.valIoU,
+      terms: c.terms ?? null,
     })),
     perImage: r.test.perImage.map((p) => ({ id: p.id, dice: round4(100 * p.dice) })),
   };
