@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildReport } from './build.js';
-import { STANDARD_RUNS, writeFixtureRuns } from './fixtures.test-util.js';
+import { SEMI_RUNS, STANDARD_RUNS, writeFixtureRuns } from './fixtures.test-util.js';
 
 /** Debian's chromium; REPORT_CHROMIUM overrides the path (e.g. to check the missing-browser path). */
 const CHROMIUM = process.env.REPORT_CHROMIUM ?? '/usr/bin/chromium';
@@ -39,6 +39,8 @@ describe('report in a real browser', () => {
       ...STANDARD_RUNS,
       // A second dataset, so every chart kind appears more than once.
       ...STANDARD_RUNS.slice(0, 4).map((r) => ({ ...r, dataset: 'qata', labelFraction: 25 })),
+      // Semi-supervised runs (result.semi, loss terms in the curves) with their supervised bases.
+      ...SEMI_RUNS,
     ]);
     const { indexHtml } = await buildReport({ runsDir, outDir: join(tmp, 'site') });
 

@@ -6,7 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import type { RunResult } from '@lvit-bench/core';
+import type { RunResult, SemiSupervisedInfo } from '@lvit-bench/core';
 
 export interface FixtureRun {
   profile: string;
@@ -19,6 +19,8 @@ export interface FixtureRun {
   perImageDice: number[];
   wallTimeSec?: number;
   textEncoderSubstitute?: boolean;
+  /** Semi-supervised runs: written as result.semi, and their curves get diceBCE / pseudo / lv terms. */
+  semi?: SemiSupervisedInfo;
 }
 
 export const IMAGE_IDS = ['img_a.png', 'img_b.png', 'img_c.png'];
@@ -49,7 +51,7 @@ export async function writeFixtureRun(root: string, r: FixtureRun): Promise<stri
   }
   const perImage = r.perImageDice.map((dice, i) => ({ id: IMAGE_IDS[i % IMAGE_IDS.length] + (i >= IMAGE_IDS.length ? `#${i}` : ''), dice, iou: dice / (2 - dice) }));
   const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
-  const usesText = r.model === 'lvit-t';
+  const usesText = r.model === 'lvit-t' || r.model.startsWith('lvit-t+');
   const result: RunResult = {
     schema: 'lvit-bench/run@1',
     runId: `${r.profile}/${r.dataset}/${r.model}/f${r.labelFraction}/s${r.seed}`,
@@ -87,8 +89,10 @@ export async function writeFixtureRun(root: string, r: FixtureRun): Promise<stri
       valIoU: 0.15 * epoch,
       lr: 1e-3,
       timeSec: 1,
+      ...(r.semi ? { terms: { diceBCE: 0.6 / epoch, pseudo: 0.4 / epoch, ...(r.semi.lv ? { lv: 0.05 / epoch } : {}) } } : {}),
     })),
     qualitative,
+    ...(r.semi ? { semi: r.semi } : {}),
   };
   writeFileSync(join(dir, 'result.json'), JSON.stringify(result, null, 2));
   writeFileSync(join(dir, 'log.jsonl'), JSON.stringify({ epoch: 1, trainLoss: 0.5 }) + '\n');
@@ -114,4 +118,63 @@ export const STANDARD_RUNS: FixtureRun[] = [
   { profile: 'smoke', reduced: true, dataset: 'monuseg', model: 'lvit-t', labelFraction: 100, seed: 1, perImageDice: [0.78, 0.81, 0.76] },
   { profile: 'smoke', reduced: true, dataset: 'monuseg', model: 'lvit-t', labelFraction: 100, seed: 2, perImageDice: [0.8, 0.77, 0.79] },
   { profile: 'smoke', reduced: true, dataset: 'monuseg', model: 'lvit-tw', labelFraction: 50, seed: 1, perImageDice: [0.6, 0.65, 0.7] },
+];
+
+/** result.semi of a fixture run: defaults are the paper's method (soft targets, per-iteration EMA, LV on). */
+export function semiInfo(
+  base: string,
+  dataset: string,
+  fraction: number,
+  seed: number,
+  opts: { target?: 'soft' | 'binary'; update?: 'iteration' | 'epoch'; lv?: boolean; profile?: string } = {},
+): SemiSupervisedInfo {
+  const bank = dataset === 'qata' ? ('official-contrastive-labels' as const) : ('labeled-images' as const);
+  return {
+    baseModel: base,
+    prototypeRunId: `${opts.profile ?? 'quick'}/${dataset}/${base}/f${fraction}/s${seed}`,
+    prototypeCheckpoint: `../../../${base}/f${fraction}/s${seed}/best.ckpt`,
+    labeledImages: 2,
+    unlabeledImages: 6,
+    epi: { beta: 0.99, target: opts.target ?? 'soft', update: opts.update ?? 'iteration', weight: 1 },
+    lv: opts.lv === false ? null : { weight: 0.1, textVector: 'mean', bank, bankSize: bank === 'labeled-images' ? 2 : 14 },
+  };
+}
+
+const q = (dataset: string, model: string, fraction: number, seed: number, perImageDice: number[], semi?: SemiSupervisedInfo): FixtureRun => ({
+  profile: 'quick',
+  reduced: true,
+  dataset,
+  model,
+  labelFraction: fraction,
+  seed,
+  perImageDice,
+  semi,
+});
+
+/**
+ * Semi-supervised fixture: on MoNuSeg (quick), 3 seeds of supervised U-Net / LViT-T / LViT-TW at 25%
+ * and every semi variant paired with them (LViT-T + EPI + LV also at 50%); on QaTa a single seed of
+ * LViT-T, U-Net and their semi variants at 25%.
+ */
+export const SEMI_RUNS: FixtureRun[] = [
+  ...[1, 2, 3].flatMap((s) => {
+    const d = 0.01 * s;
+    return [
+      q('monuseg', 'unet', 25, s, [0.6 + d, 0.62, 0.58]),
+      q('monuseg', 'unet+epi', 25, s, [0.61 + 2 * d, 0.63, 0.6], semiInfo('unet', 'monuseg', 25, s, { lv: false })),
+      q('monuseg', 'lvit-tw', 25, s, [0.62 + d, 0.6, 0.61]),
+      q('monuseg', 'lvit-tw+epi', 25, s, [0.63 + d, 0.6, 0.6], semiInfo('lvit-tw', 'monuseg', 25, s, { lv: false })),
+      q('monuseg', 'lvit-t', 25, s, [0.64 + d, 0.62, 0.6]),
+      q('monuseg', 'lvit-t+epi', 25, s, [0.66 + d, 0.63, 0.62 - d], semiInfo('lvit-t', 'monuseg', 25, s, { lv: false })),
+      q('monuseg', 'lvit-t+epi+lv', 25, s, [0.8 + d, 0.78, 0.79 + d], semiInfo('lvit-t', 'monuseg', 25, s)),
+      q('monuseg', 'lvit-t+epi-binary+lv', 25, s, [0.7 + 2 * d, 0.72, 0.7], semiInfo('lvit-t', 'monuseg', 25, s, { target: 'binary' })),
+      q('monuseg', 'lvit-t+epi-epoch+lv', 25, s, [0.75, 0.74 - d, 0.76], semiInfo('lvit-t', 'monuseg', 25, s, { update: 'epoch' })),
+      q('monuseg', 'lvit-t', 50, s, [0.7 + d, 0.69, 0.71]),
+      q('monuseg', 'lvit-t+epi+lv', 50, s, [0.72 + d, 0.7 - d, 0.71], semiInfo('lvit-t', 'monuseg', 50, s)),
+    ];
+  }),
+  q('qata', 'unet', 25, 1, [0.55, 0.6, 0.65]),
+  q('qata', 'unet+epi', 25, 1, [0.58, 0.6, 0.66], semiInfo('unet', 'qata', 25, 1, { lv: false })),
+  q('qata', 'lvit-t', 25, 1, [0.6, 0.62, 0.64]),
+  q('qata', 'lvit-t+epi+lv', 25, 1, [0.66, 0.64, 0.68], semiInfo('lvit-t', 'qata', 25, 1)),
 ];
