@@ -1,21 +1,14 @@
 import type { Finding } from './findings.js';
 import type { LoadedRun, SkippedFile } from './load.js';
-import { compareModels, DATA_CAVEATS, datasetLabel, findPublished, modelLabel, NOT_AVAILABLE_NOTE, type PublishedEntry } from './published.js';
+import { DATA_CAVEATS, findPublished, NOT_AVAILABLE_NOTE, type PublishedEntry } from './published.js';
+import { esc, fullBadge, reducedBadge } from './html-util.js';
 import type { QualPanel } from './qualitative.js';
-import { renderAblation, renderLossTerms, renderSemiSection, semiProvenanceFields, type AblationTable, type SemiComparison } from './semi.js';
+import { renderRuns } from './runs-html.js';
+import { renderAblation, renderSemiSection, type AblationTable, type SemiComparison } from './semi.js';
 import { jsonForScript, type ResultsJson } from './results-json.js';
-import {
-  compareDatasets,
-  fmt,
-  fmtMeanStd,
-  fmtSigned,
-  groupRuns,
-  groupAnchorOf,
-  rowNote,
-  textEncoderLabel,
-  type ComparisonRow,
-  type DatasetTable,
-} from './tables.js';
+import { fmt, fmtMeanStd, fmtSigned, rowNote, type ComparisonRow, type DatasetTable } from './tables.js';
+
+export { esc, formatDuration } from './html-util.js';
 
 /** Everything the page shows; built by buildReport. */
 export interface PageModel {
@@ -38,10 +31,6 @@ export interface PageModel {
   /** Site-relative link to each run's copied log.jsonl, by run anchor. */
   logLinks: Map<string, string>;
   results: ResultsJson;
-}
-
-export function esc(text: unknown): string {
-  return String(text).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
 export function renderPage(m: PageModel): string {
@@ -276,60 +265,6 @@ function renderPanel(panel: QualPanel): string {
 <div class="qual">${images}</div>`;
 }
 
-function renderRuns(m: PageModel): string {
-  const groups = [...groupRuns(m.runs).values()].sort((a, b) => compareGroups(a[0], b[0]));
-  const rowsByAnchor = new Map(m.tables.flatMap((t) => t.rows).map((r) => [r.groupAnchor, r]));
-  const anchorByRunId = new Map(m.runs.map((r) => [r.result.runId, r.anchor]));
-  const anchorOf = (runId: string) => anchorByRunId.get(runId);
-  const sections = groups.map((members) => {
-    const first = members[0];
-    const row = rowsByAnchor.get(groupAnchorOf(first));
-    const r0 = first.result;
-    const summary = row
-      ? `<p>Dice ${fmtMeanStd(row.dice)}, IoU ${fmtMeanStd(row.iou)} over n = ${row.n} seed${row.n === 1 ? '' : 's'} (${row.perSeed.map((s) => s.seed).join(', ')}).${row.n === 1 ? ' A single seed cannot show a difference.' : ''}</p>`
-      : '';
-    return `<section class="group" id="${esc(groupAnchorOf(first))}">
-<h3>${esc(modelLabel(r0.model))} · ${esc(datasetLabel(r0.dataset))} · ${first.labelPercent}% labels · ${esc(r0.profile.name)} ${r0.profile.reduced ? reducedBadge() : fullBadge()}</h3>
-${summary}
-${members.map((run) => renderRunDetails(run, m.logLinks.get(run.anchor), anchorOf)).join('\n')}
-</section>`;
-  });
-  return `<section id="runs"><h2>Runs and provenance</h2>
-<p class="note">Every number of ours above links here. Each run lists where and how it was produced.</p>
-${sections.join('\n')}
-</section>`;
-}
-
-function renderRunDetails(run: LoadedRun, logLink: string | undefined, anchorOf: (runId: string) => string | undefined): string {
-  const r = run.result;
-  const p = r.provenance;
-  const t = r.train;
-  const fields: [string, string][] = [
-    ['Run', `<code>${esc(r.runId)}</code> (folder <code>${esc(run.relDir)}</code>)`],
-    ['Test Dice / IoU', `${fmt(100 * r.test.dice)} / ${fmt(100 * r.test.iou)} on ${r.test.n} images`],
-    ['Profile', `${esc(r.profile.name)} ${r.profile.reduced ? reducedBadge() : fullBadge()} ${esc(r.profile.description)}`],
-    ['Seed', String(r.seed)],
-    ...semiProvenanceFields(run, anchorOf),
-    ['Labelled images', `${t.labeledImages} of ${t.trainImages} (${run.labelPercent}%); label manifest <code>${esc(`${run.relDir}/${p.labelManifest}`)}</code>`],
-    ['Backend', `${esc(p.backend)}: ${esc(p.backendDetail)}`],
-    ['Device', esc(p.device)],
-    ['Text encoder', `${esc(textEncoderLabel(run))}${p.textEncoder?.description ? `: ${esc(p.textEncoder.description)}` : ''}${p.textEncoder?.substitute ? ' <span class="badge substitute">substitute</span>' : ''}`],
-    ['Git commit', `<code>${esc(p.gitCommit)}</code>${p.gitDirty ? ' <span class="badge dirty">uncommitted changes</span>' : ''}`],
-    ['Data manifest hash', `<code class="hash">${esc(p.dataManifestHash)}</code>`],
-    ['Epochs', `${t.epochsRun} of at most ${t.maxEpochs}; ${t.earlyStopped ? 'stopped early' : 'no early stop'}; best validation Dice ${fmt(100 * r.val.bestDice)} at epoch ${r.val.bestEpoch}`],
-    ['Training setup', `batch ${t.batchSize}, ${t.imageSize}×${t.imageSize} input`],
-    ['Model size', `${r.paramCount.toLocaleString('en-US')} parameters${r.macsPerImage ? `, ${(r.macsPerImage / 1e9).toFixed(2)} G MACs per image` : ''}`],
-    ['Wall time', `${formatDuration(p.wallTimeSec)} (${esc(p.startedAt)} to ${esc(p.finishedAt)}), Node ${esc(p.node)}`],
-    ['Model config', `<code>${esc(JSON.stringify(r.modelConfig))}</code>`],
-    ['Log', logLink ? `<a href="${esc(logLink)}">log.jsonl</a>` : run.logFile ? `<code>${esc(`${run.relDir}/log.jsonl`)}</code> (not copied)` : 'none found'],
-  ];
-  return `<article class="run" id="${esc(run.anchor)}">
-<h4>seed ${r.seed}: Dice ${fmt(100 * r.test.dice)}, IoU ${fmt(100 * r.test.iou)}</h4>
-<dl class="details">${fields.map(([k, v]) => `<div class="fact"><dt>${esc(k)}</dt><dd>${v}</dd></div>`).join('')}</dl>
-${renderLossTerms(run)}
-</article>`;
-}
-
 function renderMethods(): string {
   return `<section id="methods"><h2>Methods and sources</h2>
 <ul>
@@ -342,24 +277,6 @@ function renderMethods(): string {
 </ul></section>`;
 }
 
-/** Dataset, profile, model, label ratio: the order of the tables. */
-function compareGroups(a: LoadedRun, b: LoadedRun): number {
-  return (
-    compareDatasets(a.result.dataset, b.result.dataset) ||
-    a.result.profile.name.localeCompare(b.result.profile.name) ||
-    compareModels(a.result.model, b.result.model) ||
-    a.labelPercent - b.labelPercent
-  );
-}
-
-function reducedBadge(): string {
-  return '<span class="badge reduced" title="Reduced compute: not comparable to the paper as equals">reduced</span>';
-}
-
-function fullBadge(): string {
-  return '<span class="badge full" title="Paper settings">full</span>';
-}
-
 function distinctProfiles(runs: readonly LoadedRun[]): { name: string; reduced: boolean; description: string }[] {
   const seen = new Map<string, { name: string; reduced: boolean; description: string }>();
   for (const run of runs) {
@@ -368,11 +285,4 @@ function distinctProfiles(runs: readonly LoadedRun[]): { name: string; reduced: 
     seen.set(p.name, { name: p.name, reduced: (prev?.reduced ?? false) || p.reduced, description: p.description ?? '' });
   }
   return [...seen.values()].sort((a, b) => a.name.localeCompare(b.name));
-}
-
-export function formatDuration(sec: number): string {
-  if (!Number.isFinite(sec)) return 'unknown';
-  if (sec < 120) return `${sec.toFixed(1)} s`;
-  if (sec < 7200) return `${(sec / 60).toFixed(1)} min`;
-  return `${(sec / 3600).toFixed(2)} h`;
 }

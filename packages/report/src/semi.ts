@@ -5,6 +5,7 @@
  */
 import type { SemiSupervisedInfo } from '@lvit-bench/core';
 import { compareRows, type Finding } from './findings.js';
+import { esc } from './html-util.js';
 import type { LoadedRun } from './load.js';
 import { compareModels, modelLabel } from './published.js';
 import { summarise, type Summary } from './stats.js';
@@ -132,10 +133,6 @@ export function buildAblation(tables: readonly DatasetTable[], runs: readonly Lo
 }
 
 // ---------- HTML ----------
-
-function esc(text: unknown): string {
-  return String(text).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-}
 
 export function fmtPaired(s: Summary | null): string {
   if (!s) return 'no shared seeds';
