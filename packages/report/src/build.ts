@@ -8,7 +8,7 @@ import { loadRuns, type LoadedRun, type SkippedFile } from './load.js';
 import { datasetLabel, publishedForDataset } from './published.js';
 import { buildQualitativePanels } from './qualitative.js';
 import { buildResultsJson } from './results-json.js';
-import { buildAblation, buildSemiComparisons } from './semi.js';
+import { buildAblation, buildSemiComparisons, semiToMarkdown } from './semi.js';
 import { buildComparisonTables, tablesToCsv, tablesToMarkdown, type DatasetTable } from './tables.js';
 
 export interface BuildReportOptions {
@@ -72,6 +72,8 @@ export async function buildReport(opts: BuildReportOptions): Promise<BuildReport
     copyStaticAssets(staging);
     const { panels, warnings: qualWarnings } = await buildQualitativePanels(runs, staging, { maxImages: opts.maxQualitativeImages });
     const logLinks = copyLogs(runs, staging);
+    const semi = buildSemiComparisons(tables, runs);
+    const ablation = buildAblation(tables, runs);
     const results = buildResultsJson({ title, generatedAt, profileFilter: opts.profile ?? null, tables, runs, findings });
     const hideRoot = (text: string) => text.split(runsDir + sep).join(`${runsLabel}/`);
     const warnings = qualWarnings.map(hideRoot);
@@ -83,8 +85,8 @@ export async function buildReport(opts: BuildReportOptions): Promise<BuildReport
       tables,
       publishedOnly,
       findings,
-      semi: buildSemiComparisons(tables, runs),
-      ablation: buildAblation(tables, runs),
+      semi,
+      ablation,
       runs,
       skipped: skipped.map((s) => ({ file: hideRoot(s.file), reason: hideRoot(s.reason) })),
       panels,
@@ -95,7 +97,7 @@ export async function buildReport(opts: BuildReportOptions): Promise<BuildReport
     writeFileSync(join(staging, 'index.html'), html);
     writeFileSync(join(staging, 'results.json'), JSON.stringify(results, null, 1) + '\n');
     writeFileSync(join(staging, 'tables.csv'), tablesToCsv(tables));
-    writeFileSync(join(staging, 'tables.md'), tablesToMarkdown(tables, { title }));
+    writeFileSync(join(staging, 'tables.md'), [tablesToMarkdown(tables, { title }), semiToMarkdown(semi, ablation)].filter(Boolean).join('\n'));
     writeFileSync(join(staging, SITE_MARKER), 'Written by @lvit-bench/report; this folder is replaced on every build.\n');
     swapIn(staging, outDir);
     return { indexHtml: join(outDir, 'index.html'), outDir, tables, findings, runs, skipped, warnings };

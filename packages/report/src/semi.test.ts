@@ -128,6 +128,9 @@ describe('semi-supervised rows', () => {
     for (const p of ['monuseg lvit-t+epi+lv vs lvit-t f25', 'monuseg lvit-tw+epi vs lvit-tw f25', 'monuseg unet+epi vs unet f25', 'monuseg lvit-t+epi+lv vs lvit-t+epi f25', 'qata unet+epi vs unet f25'])
       expect(pairs).toContain(p);
     expect(html).toContain('Semi-supervised vs supervised');
+    const md = readFileSync(join(outcome.outDir, 'tables.md'), 'utf8');
+    expect(md).toContain('## Semi-supervised vs supervised');
+    expect(md).toContain('### Ablation: MoNuSeg, profile quick');
     expect(html).toContain(strong.finding.sentence.replace(/&/g, '&amp;'));
   });
 

@@ -7,7 +7,7 @@ import type { SemiSupervisedInfo } from '@lvit-bench/core';
 import { compareRows, type Finding } from './findings.js';
 import { esc } from './html-util.js';
 import type { LoadedRun } from './load.js';
-import { compareModels, modelLabel } from './published.js';
+import { compareModels, datasetLabel, modelLabel } from './published.js';
 import { summarise, type Summary } from './stats.js';
 import { fmt, fmtMeanStd, fmtSigned, groupAnchorOf, groupRuns, type ComparisonRow, type DatasetTable } from './tables.js';
 
@@ -80,7 +80,15 @@ export function buildSemiComparisons(tables: readonly DatasetTable[], runs: read
       });
     }
   }
-  return out;
+  // Within a dataset (tables are in dataset order): profile, label ratio, then model order.
+  const datasetRank = (d: string) => tables.findIndex((t) => t.dataset === d);
+  return out.sort(
+    (a, b) =>
+      datasetRank(a.dataset) - datasetRank(b.dataset) ||
+      a.profile.localeCompare(b.profile) ||
+      a.labelPercent - b.labelPercent ||
+      compareModels(a.semi.model, b.semi.model),
+  );
 }
 
 /** The default method the ablation compares against. */
@@ -240,4 +248,45 @@ export function renderLossTerms(run: LoadedRun): string {
     .join('');
   return `<details class="loss-terms"><summary>Loss terms per epoch (${esc(names.join(', '))})</summary><div class="table-wrap"><table class="terms">
 <thead><tr><th>Epoch</th><th>Total</th>${names.map((n) => `<th>${esc(n)}</th>`).join('')}</tr></thead><tbody>${rows}</tbody></table></div></details>`;
+}
+
+// ---------- Markdown (appended to tables.md) ----------
+
+/** The semi-vs-supervised pairs and the ablation as Markdown tables; empty when there are no semi runs. */
+export function semiToMarkdown(comps: readonly SemiComparison[], ablations: readonly AblationTable[]): string {
+  if (comps.length === 0 && ablations.length === 0) return '';
+  const seeds = (r: ComparisonRow) => r.perSeed.map((s) => `s${s.seed}: ${fmt(s.dice)}`).join(', ');
+  const out = ['## Semi-supervised vs supervised', '', 'Dice in %, mean ± sample std (n). Paired Δ = semi − supervised at the same seed (mean ± sd over shared seeds; each seed listed).', ''];
+  out.push('| Dataset | Labels | Profile | Semi-supervised | Dice (semi) | Supervised base | Dice (supervised) | Paired Δ Dice | Δ per seed | Verdict |');
+  out.push('|---|---|---|---|---|---|---|---|---|---|');
+  for (const c of comps) {
+    const cells = [
+      datasetLabel(c.semi.dataset),
+      `${c.labelPercent}%`,
+      c.profile,
+      c.semi.modelLabel,
+      `${fmtMeanStd(c.semi.dice)} (n = ${c.semi.n}; ${seeds(c.semi)})`,
+      c.base.modelLabel,
+      `${fmtMeanStd(c.base.dice)} (n = ${c.base.n}; ${seeds(c.base)})`,
+      fmtPaired(c.pairedSummary),
+      c.paired.map((p) => `s${p.seed}: ${fmtSigned(p.diff)}`).join(', '),
+      c.finding.established ? 'established' : 'not established',
+    ];
+    out.push(`| ${cells.map((x) => x.replace(/\|/g, '\\|')).join(' | ')} |`);
+  }
+  for (const a of ablations) {
+    out.push('', `### Ablation: ${datasetLabel(a.dataset)}, profile ${a.profile}`, '');
+    out.push(`| Variant | EPI target | EPI update | LV loss | LV bank | ${a.fractions.map((f) => `Dice ${f}% | Δ vs ${modelLabel(ABLATION_REFERENCE)} ${f}%`).join(' | ')} |`);
+    out.push(`|---|---|---|---|---|${a.fractions.map(() => '---|---|').join('')}`);
+    for (const r of a.rows) {
+      const cells = a.fractions.flatMap((f) => {
+        const c = r.cells.get(f);
+        if (!c) return ['-', '-'];
+        const ref = r.model === ABLATION_REFERENCE ? 'reference' : c.vsReference ? fmtPaired(c.vsReference.summary) : 'no shared seeds';
+        return [`${fmtMeanStd(c.row.dice)} (n = ${c.row.n})`, ref];
+      });
+      out.push(`| ${[modelLabel(r.model), r.info.epi.target, `per ${r.info.epi.update}`, r.info.lv ? 'on' : 'off', r.info.lv ? bankLabel(r.info.lv.bank) : '-', ...cells].join(' | ')} |`);
+    }
+  }
+  return out.join('\n') + '\n';
 }
