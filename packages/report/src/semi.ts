@@ -210,7 +210,7 @@ export function renderAblation(dataset: string, ablations: readonly AblationTabl
               return `${rowCell(c.row)}${ref}`;
             })
             .join('');
-          return `<tr><td class="model">${esc(modelLabel(r.model))}</td><td>${esc(r.info.epi.target)}</td><td>per ${esc(r.info.epi.update)}</td><td>${r.info.lv ? 'on' : 'off'}</td><td>${r.info.lv ? esc(bankLabel(r.info.lv.bank)) : '-'}</td>${cells}</tr>`;
+          return `<tr><td class="model">${esc(modelLabel(r.model))}</td><td>${esc(r.info.epi.target)}</td><td>per ${esc(r.info.epi.update)}</td><td>${r.info.lv ? 'on' : 'off'}</td><td>${r.info.lv ? `<span title="${esc(bankLabel(r.info.lv.bank))}">${r.info.lv.bank === 'labeled-images' ? 'labelled images' : 'official labels'} (${r.info.lv.bankSize})</span>` : '-'}</td>${cells}</tr>`;
         })
         .join('\n');
       return `<div class="table-wrap"><table class="comparison ablation">
