@@ -113,6 +113,7 @@ export const MODEL_LABELS: Readonly<Record<string, string>> = Object.freeze({
   'lvit-t+epi+lv': 'LViT-T + EPI + LV loss',
   'lvit-t+epi-binary+lv': 'LViT-T + EPI (binary targets) + LV loss',
   'lvit-t+epi-epoch+lv': 'LViT-T + EPI (per-epoch update) + LV loss',
+  'lvit-t+epi-teacher+lv': 'LViT-T + EPI (mean teacher) + LV loss',
 });
 
 /**
@@ -146,6 +147,7 @@ export const MODEL_ORDER = [
   'lvit-t+epi+lv',
   'lvit-t+epi-binary+lv',
   'lvit-t+epi-epoch+lv',
+  'lvit-t+epi-teacher+lv',
   'lvit-tw+unet-init',
   'lvit-t+unet-init',
 ];

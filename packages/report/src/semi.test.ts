@@ -167,7 +167,7 @@ describe('semi-supervised rows', () => {
       expect(article, label).toContain(label);
     expect(article).toContain(`href="#${proto.anchor}"`);
     expect(article).toContain('2 / 6');
-    expect(article).toContain('β = 0.99, soft targets, update per iteration');
+    expect(article).toContain('β = 0.99, soft targets, per-iteration update');
     expect(article).toContain('bank: this run&#39;s labelled images');
     expect(article).toMatch(/Loss terms per epoch \(diceBCE, pseudo, lv\)/);
     const results = JSON.parse(readFileSync(join(outcome.outDir, 'results.json'), 'utf8'));

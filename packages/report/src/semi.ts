@@ -178,7 +178,7 @@ export function renderSemiSection(dataset: string, comps: readonly SemiCompariso
     const body = group
       .map(
         (c) => `<tbody class="semi-pair"><tr class="main"><td class="model">${esc(c.semi.modelLabel)}</td><td class="model">${esc(c.base.modelLabel)}</td>${rowCell(c.semi)}${rowCell(c.base)}${pairedCell(c.paired, c.pairedSummary)}</tr>
-<tr class="sub"><td colspan="5"><span class="${c.finding.established ? 'established' : 'not-established'}">${esc(c.finding.sentence)}</span> <span class="prov">${c.info.labeledImages} labelled + ${c.info.unlabeledImages} unlabelled images; EPI β = ${c.info.epi.beta}, ${esc(c.info.epi.target)} targets, per-${esc(c.info.epi.update)} update; LV loss ${esc(lvLabel(c.info))}.</span></td></tr></tbody>`,
+<tr class="sub"><td colspan="5"><span class="${c.finding.established ? 'established' : 'not-established'}">${esc(c.finding.sentence)}</span> <span class="prov">${c.info.labeledImages} labelled + ${c.info.unlabeledImages} unlabelled images; EPI β = ${c.info.epi.beta}, ${esc(c.info.epi.target)} targets, ${esc(updateLabel(c.info.epi.update))} update; LV loss ${esc(lvLabel(c.info))}.</span></td></tr></tbody>`,
       )
       .join('\n');
     return `<div class="table-wrap"><table class="comparison semi">
@@ -210,7 +210,7 @@ export function renderAblation(dataset: string, ablations: readonly AblationTabl
               return `${rowCell(c.row)}${ref}`;
             })
             .join('');
-          return `<tr><td class="model">${esc(modelLabel(r.model))}</td><td>${esc(r.info.epi.target)}</td><td>per ${esc(r.info.epi.update)}</td><td>${r.info.lv ? 'on' : 'off'}</td><td>${r.info.lv ? `<span title="${esc(bankLabel(r.info.lv.bank))}">${r.info.lv.bank === 'labeled-images' ? 'labelled images' : 'official labels'} (${r.info.lv.bankSize})</span>` : '-'}</td>${cells}</tr>`;
+          return `<tr><td class="model">${esc(modelLabel(r.model))}</td><td>${esc(r.info.epi.target)}</td><td>${esc(updateLabel(r.info.epi.update))}</td><td>${r.info.lv ? 'on' : 'off'}</td><td>${r.info.lv ? `<span title="${esc(bankLabel(r.info.lv.bank))}">${r.info.lv.bank === 'labeled-images' ? 'labelled images' : 'official labels'} (${r.info.lv.bankSize})</span>` : '-'}</td>${cells}</tr>`;
         })
         .join('\n');
       return `<div class="table-wrap"><table class="comparison ablation">
@@ -233,7 +233,7 @@ export function semiProvenanceFields(run: LoadedRun, anchorOfRunId: (runId: stri
     ['Semi-supervised: base model', esc(modelLabel(s.baseModel))],
     ['Prototype run', `${proto}, checkpoint <code>${esc(s.prototypeCheckpoint)}</code>`],
     ['Labelled / unlabelled images', `${s.labeledImages} / ${s.unlabeledImages}`],
-    ['EPI options', `β = ${s.epi.beta}, ${esc(s.epi.target)} targets, update per ${esc(s.epi.update)}, pseudo-label weight ${s.epi.weight}`],
+    ['EPI options', `β = ${s.epi.beta}, ${esc(s.epi.target)} targets, ${esc(updateLabel(s.epi.update))} update, pseudo-label weight ${s.epi.weight}`],
     ['LV loss', esc(lvLabel(s))],
   ];
 }
@@ -285,8 +285,13 @@ export function semiToMarkdown(comps: readonly SemiComparison[], ablations: read
         const ref = r.model === ABLATION_REFERENCE ? 'reference' : c.vsReference ? fmtPaired(c.vsReference.summary) : 'no shared seeds';
         return [`${fmtMeanStd(c.row.dice)} (n = ${c.row.n})`, ref];
       });
-      out.push(`| ${[modelLabel(r.model), r.info.epi.target, `per ${r.info.epi.update}`, r.info.lv ? 'on' : 'off', r.info.lv ? bankLabel(r.info.lv.bank) : '-', ...cells].join(' | ')} |`);
+      out.push(`| ${[modelLabel(r.model), r.info.epi.target, updateLabel(r.info.epi.update), r.info.lv ? 'on' : 'off', r.info.lv ? bankLabel(r.info.lv.bank) : '-', ...cells].join(' | ')} |`);
     }
   }
   return out.join('\n') + '\n';
+}
+
+/** How an EPI update mode reads in a sentence or a cell. */
+export function updateLabel(update: SemiSupervisedInfo['epi']['update']): string {
+  return update === 'mean-teacher' ? 'mean-teacher (weight EMA every step)' : `per-${update}`;
 }
