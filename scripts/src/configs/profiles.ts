@@ -29,7 +29,7 @@ export interface ProfileConfig {
   textEncoder: 'auto' | 'bert' | 'use-lite' | 'tiny-random-bert';
 }
 
-const ALL_MODELS = ['unet', 'lvit-t', 'lvit-tw'];
+const ALL_MODELS = ['unet', 'transunet', 'lvit-t', 'lvit-tw'];
 const ALL_DATASETS: DatasetName[] = ['monuseg', 'qata'];
 
 function perDataset<T>(make: (d: DatasetName) => T): Record<DatasetName, T> {
@@ -41,6 +41,24 @@ function narrowed(base: number, tokenGrid: number): Record<string, Record<string
     unet: { ...baseModels.unet, baseChannels: base },
     'lvit-t': { ...baseModels['lvit-t'], baseChannels: base, tokenGrid },
     'lvit-tw': { ...baseModels['lvit-tw'], baseChannels: base, tokenGrid },
+    transunet: reducedTransUNet(base),
+  };
+}
+
+/**
+ * TransUNet with every block kept (ResNet units 3/4/9, 12 transformer layers, 4 decoder blocks, 3 skips)
+ * and widths cut: ResNet width 32 (the GroupNorm(32) floor), hidden 4·base with 4 heads and MLP 4x,
+ * conv_more 8·base, decoder channels (8, 4, 2, 1)·base. The token grid is the input side / 16.
+ */
+function reducedTransUNet(base: number): Record<string, unknown> {
+  return {
+    ...baseModels.transunet,
+    widthFactor: 0.5,
+    hiddenSize: 4 * base,
+    numHeads: 4,
+    mlpDim: 16 * base,
+    headChannels: 8 * base,
+    decoderChannels: [8 * base, 4 * base, 2 * base, base],
   };
 }
 

@@ -210,3 +210,79 @@ export function upsampleNearest(x: tf.Tensor4D, factor: number): tf.Tensor4D {
   const [, h, w] = x.shape;
   return tf.image.resizeNearestNeighbor(x, [h * factor, w * factor]);
 }
+
+/**
+ * GroupNorm over channels-last tensors (torch `nn.GroupNorm(groups, channels, eps)`): channels are split
+ * into `groups` contiguous groups (group g holds channels g·C/G .. (g+1)·C/G-1, as torch), each
+ * normalised over its channels and all spatial positions of one sample with the biased variance, then
+ * a per-channel affine (`weight`, `bias`; ones and zeros at init). x [B,H,W,C] -> [B,H,W,C].
+ */
+export class GroupNorm extends Module {
+  readonly gamma: tf.Variable;
+  readonly beta: tf.Variable;
+
+  constructor(
+    readonly groups: number,
+    readonly channels: number,
+    readonly eps = 1e-5,
+  ) {
+    super();
+    if (!Number.isInteger(groups) || groups < 1 || !Number.isInteger(channels) || channels % groups !== 0) {
+      throw new Error(`layers.ts: GroupNorm needs channels (${channels}) divisible by groups (${groups})`);
+    }
+    this.gamma = this.param('weight', tf.ones([channels]));
+    this.beta = this.param('bias', tf.zeros([channels]));
+  }
+
+  forward(x: tf.Tensor4D): tf.Tensor4D {
+    const [b, h, w, c] = x.shape;
+    if (c !== this.channels) throw new Error(`layers.ts: GroupNorm(${this.groups}, ${this.channels}) got [${x.shape.join(',')}]`);
+    return tf.tidy(() => {
+      const g = tf.reshape(x, [b, h * w, this.groups, c / this.groups]);
+      const { mean, variance } = tf.moments(g, [1, 3], true);
+      const normed = tf.reshape(tf.mul(tf.sub(g, mean), tf.rsqrt(tf.add(variance, this.eps))), [b, h, w, c]);
+      return tf.add(tf.mul(normed, this.gamma), this.beta) as tf.Tensor4D;
+    });
+  }
+}
+
+/**
+ * Weight-standardised convolution (BiT's `StdConv2d`, as in TransUNet's `vit_seg_modeling_resnet_skip.py`):
+ * before every convolution each output channel's kernel is standardised over (kh, kw, Cin) with the biased
+ * variance, w' = (w - mean) / sqrt(var + 1e-5). Same fields, init and padding rules as `Conv2d`
+ * (use a number `padding` for torch's symmetric padding at stride 2). x [B,H,W,Cin] -> [B,H',W',Cout].
+ */
+export class StdConv2d extends Conv2d {
+  readonly stdEps = 1e-5;
+
+  standardizedWeight(): tf.Tensor4D {
+    return tf.tidy(() => {
+      const { mean, variance } = tf.moments(this.weight, [0, 1, 2], true);
+      return tf.div(tf.sub(this.weight, mean), tf.sqrt(tf.add(variance, this.stdEps))) as tf.Tensor4D;
+    });
+  }
+
+  override forward(x: tf.Tensor4D, activation: 'linear' | 'relu' = 'linear'): tf.Tensor4D {
+    return tf.tidy(() =>
+      tf.fused.conv2d({
+        x,
+        filter: this.standardizedWeight(),
+        strides: this.opts.stride ?? 1,
+        pad: this.opts.padding ?? 'same',
+        bias: this.bias ?? undefined,
+        activation,
+      }),
+    );
+  }
+}
+
+/**
+ * Bilinear upsampling by an integer factor with torch's `nn.UpsamplingBilinear2d` semantics, i.e.
+ * `align_corners=True`: output pixel o samples input coordinate o·(in-1)/(out-1).
+ * x [B,H,W,C] -> [B,fH,fW,C].
+ */
+export function upsampleBilinear(x: tf.Tensor4D, factor: number): tf.Tensor4D {
+  if (factor === 1) return x;
+  const [, h, w] = x.shape;
+  return tf.image.resizeBilinear(x, [h * factor, w * factor], true);
+}
