@@ -3,24 +3,13 @@ import { createModel, listModels, patchCpuForTraining, Rng } from '@lvit-bench/c
 import { beforeAll, describe, expect, it } from 'vitest';
 import './index.js';
 import { TransUNet } from './transunet.js';
+import { TINY } from './transunet.fixtures.test-util.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
   patchCpuForTraining();
 });
 
-/** A small config that keeps every block (TRANSUNET.md block map) for fast tests. */
-export const TINY = {
-  imageSize: 32,
-  hiddenSize: 32,
-  numLayers: 2,
-  numHeads: 4,
-  mlpDim: 64,
-  resnetUnits: [1, 2, 1] as [number, number, number],
-  widthFactor: 0.5,
-  headChannels: 32,
-  decoderChannels: [32, 16, 16, 8] as [number, number, number, number],
-};
 
 function blockCounts(model: TransUNet): Record<string, number> {
   const out: Record<string, number> = {};
