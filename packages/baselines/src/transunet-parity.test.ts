@@ -33,7 +33,7 @@ describe.skipIf(!hasTorch)('TransUNet forward parity with the official PyTorch c
     await tf.setBackend('cpu');
     dir = mkdtempSync(join(tmpdir(), 'transunet-parity-'));
     execFileSync(PY, [SCRIPT, dir, '--preset', 'tiny', '--res', '32', '--batch', '2'], { stdio: 'pipe' });
-  });
+  }, 180_000); // torch's import and the official model's build take tens of seconds on a loaded 2-core machine
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('matches block by block in eval mode', () => {

@@ -30,6 +30,11 @@ export interface ProfileConfig {
 }
 
 const ALL_MODELS = ['unet', 'transunet', 'lvit-t', 'lvit-tw'];
+/**
+ * TransUNet is not in quick yet: its reduced config costs ~2 s a step here (an estimated 4-8 min per
+ * MoNuSeg run, past the profile's budget) and no quick run of it has been measured (issue 13).
+ */
+const QUICK_MODELS = ALL_MODELS.filter((m) => m !== 'transunet');
 const ALL_DATASETS: DatasetName[] = ['monuseg', 'qata'];
 
 function perDataset<T>(make: (d: DatasetName) => T): Record<DatasetName, T> {
@@ -85,7 +90,7 @@ export const quickProfile: ProfileConfig = {
     'base width 16 (1/4 of the paper), LViT token grid 8x8, batch 4; MoNuSeg up to 30 epochs (patience 10) with 3 seeds, ' +
     'QaTa 4 epochs on seeded subsets (300 train / 100 val / 300 test images) with 1 seed; semi-supervised stage 2 ' +
     'up to 15 epochs (patience 5) on MoNuSeg and 2 on QaTa, ablations at 25 % labels on MoNuSeg only. Not comparable to the paper as equals.',
-  models: ALL_MODELS,
+  models: QUICK_MODELS,
   datasets: ALL_DATASETS,
   fractions: [25, 50, 100],
   seeds: { monuseg: [666, 667, 668], qata: [666] },
