@@ -101,7 +101,8 @@ export const DATASET_LABELS: Readonly<Record<string, string>> = Object.freeze({
 
 export const MODEL_LABELS: Readonly<Record<string, string>> = Object.freeze({
   unet: 'U-Net',
-  transunet: 'TransUNet',
+  // The suite trains TransUNet from scratch: the paper setting starts from ImageNet-21k weights.
+  transunet: 'TransUNet (from scratch, no ImageNet-21k)',
   nnunet: 'nnU-Net',
   'lvit-tw': 'LViT-TW',
   'lvit-t': 'LViT-T',

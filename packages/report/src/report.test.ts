@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildReport, type BuildReportOutcome } from './build.js';
 import { compareRows } from './findings.js';
 import { findResultFiles, loadRuns } from './load.js';
-import { findPublished, PUBLISHED } from './published.js';
+import { findPublished, modelLabel, PUBLISHED } from './published.js';
 import { boundary } from './qualitative.js';
 import { jsonForScript } from './results-json.js';
 import type { ComparisonRow } from './tables.js';
@@ -277,6 +277,8 @@ describe('published numbers', () => {
     expect(hit.others.map((e) => e.source)).toEqual(['secondary source']);
     expect(findPublished('monuseg', 'lvit-tw', 100)).toBeNull();
     expect(findPublished('monuseg', 'transunet', 100)).toBeNull();
+    // Our TransUNet rows say they are not the paper's ImageNet-21k-initialised setting.
+    expect(modelLabel('transunet')).toBe('TransUNet (from scratch, no ImageNet-21k)');
   });
 
   it('holds only numbers that appear in RESULTS.md (when the spec is present)', (ctx) => {
