@@ -9,9 +9,8 @@ import { createEpi, DEFAULT_EPI, emaUpdate, predictUnlabeled, pseudoTarget } fro
 import { weightedDiceBCE } from './losses.js';
 import { runPaths, StepEndContext, TrainOptions, trainModel } from './loop.js';
 import { assignContrastiveLabels, createLvLossTerm, DEFAULT_LV } from './lv-loss.js';
-import type { GeometricAugment } from './pixel-map.js';
 import { createRunState } from './state.js';
-import { syntheticSquaresSplit, TinySegNet } from './synthetic.js';
+import { randomHorizontalFlip as flip, syntheticSquaresSplit, TinySegNet } from './synthetic.js';
 import { unlabeledView } from './unlabeled.js';
 
 let root: string;
@@ -41,14 +40,6 @@ function guardedPool(): { split: UnlabeledSplit; maskReads: () => number } {
   };
   return { split: unlabeledView(guarded), maskReads: () => reads };
 }
-
-/** Horizontal flip with probability 0.5. */
-const flip: GeometricAugment = (h, w, rng) => {
-  if (rng.next() < 0.5) return null;
-  const map = new Int32Array(h * w);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) map[y * w + x] = y * w + (w - 1 - x);
-  return map;
-};
 
 const textShape: [number, number] = [3, 2];
 const textFeatures = (s: string) => Float32Array.from({ length: 6 }, (_, i) => ((s.length * (i + 1)) % 7) / 7);

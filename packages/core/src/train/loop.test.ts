@@ -7,8 +7,7 @@ import type { EpochRecord } from '../types.js';
 import { captureModelState, loadCheckpoint } from './checkpoint.js';
 import { runPaths, TrainOptions, trainModel, TrainOutcome } from './loop.js';
 import type { LossTerm } from './state.js';
-import type { GeometricAugment } from './pixel-map.js';
-import { syntheticSquaresSplit, TinySegNet } from './synthetic.js';
+import { randomHorizontalFlip as flip, syntheticSquaresSplit, TinySegNet } from './synthetic.js';
 import { unlabeledView } from './unlabeled.js';
 
 let root: string;
@@ -22,14 +21,6 @@ afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 const train = syntheticSquaresSplit({ size: 6, seed: 1 });
 const val = syntheticSquaresSplit({ size: 3, seed: 2, split: 'val', emptyFraction: 0.3 });
 const unlabeled = unlabeledView(syntheticSquaresSplit({ size: 3, seed: 3 }));
-
-/** Horizontal flip with probability 0.5, as a pixel map. */
-const flip: GeometricAugment = (h, w, rng) => {
-  if (rng.next() < 0.5) return null;
-  const map = new Int32Array(h * w);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) map[y * w + x] = y * w + (w - 1 - x);
-  return map;
-};
 
 /** Pulls unlabeled predictions towards per-image targets kept in the run state. */
 const pseudoTerm: LossTerm = {

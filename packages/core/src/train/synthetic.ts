@@ -4,6 +4,7 @@ import { Conv2d, dropout } from '../nn/layers.js';
 import { ForwardContext, Module } from '../nn/module.js';
 import { Rng } from '../rng.js';
 import type { SegmentationModel, SegSample, SegSplit } from '../types.js';
+import type { GeometricAugment } from './pixel-map.js';
 
 /**
  * Tiny synthetic data and a tiny model for tests and smoke runs of the training code: no files,
@@ -65,6 +66,14 @@ export function syntheticSquaresSplit(opts: SquaresSplitOptions): SegSplit {
     text: (i) => samples[i].text,
   };
 }
+
+/** Horizontal flip with probability 0.5, as a pixel map: the smallest augmentation that moves pixels. */
+export const randomHorizontalFlip: GeometricAugment = (h, w, rng) => {
+  if (rng.next() < 0.5) return null;
+  const map = new Int32Array(h * w);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) map[y * w + x] = y * w + (w - 1 - x);
+  return map;
+};
 
 /** ConvBatchNorm(C→width) → dropout → 1×1 conv → sigmoid. Optionally reads a [B,T,D] text tensor. */
 export class TinySegNet extends Module implements SegmentationModel {
