@@ -14,11 +14,17 @@ import { LOCK_FILE } from './lib/run-lock.js';
 
 const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'reproduce.js');
 const work = mkdtempSync(join(tmpdir(), 'lvit-procs-'));
-const runsDir = join(work, 'runs');
 const args = ['--profile', 'quick', '--models', 'unet', '--datasets', 'monuseg', '--fractions', '100', '--seeds', '666', '--no-report'];
-const argv = [...args, '--runs-dir', runsDir, '--cache-dir', join(work, 'cache')];
-const runDir = runDirOf(runsDir, 'quick', { model: 'unet', dataset: 'monuseg', labelFraction: 100, seed: 666 });
 const started: ChildProcess[] = [];
+
+/** A runs folder of its own per test, so one test's checkpoints never decide where another's run starts. */
+function runsFolder(name: string): { argv: string[]; runDir: string } {
+  const runsDir = join(work, name);
+  return {
+    argv: [...args, '--runs-dir', runsDir, '--cache-dir', join(work, 'cache')],
+    runDir: runDirOf(runsDir, 'quick', { model: 'unet', dataset: 'monuseg', labelFraction: 100, seed: 666 }),
+  };
+}
 
 interface Started {
   proc: ChildProcess;
@@ -26,7 +32,7 @@ interface Started {
   exited: Promise<number | null>;
 }
 
-function start(): Started {
+function start(argv: string[]): Started {
   // As a user starts it: not yet re-executed, so the CLI re-executes itself with the glibc tunables.
   const env = { ...process.env };
   for (const k of ['GLIBC_TUNABLES', 'LVIT_BENCH_GLIBC_REEXEC', 'LVIT_BENCH_PARENT_PID']) delete env[k];
@@ -69,10 +75,11 @@ afterAll(() => {
 
 describe.skipIf(process.platform !== 'linux' || !existsSync(cli))('run folders under real processes', () => {
   it('a second writer refuses while the first trains, naming the holder', async () => {
-    const first = start();
+    const { argv, runDir } = runsFolder('two-writers');
+    const first = start(argv);
     await waitFor('the first run to train', () => /epoch 1\/30/.test(first.output()), 90);
     const lock = JSON.parse(readFileSync(join(runDir, LOCK_FILE), 'utf8'));
-    const second = start();
+    const second = start(argv);
     expect(await second.exited).not.toBe(0);
     expect(second.output()).toMatch(new RegExp(`run.lock: the run is being written by pid ${lock.pid} on .*; wait for it or stop that process`));
     expect(first.proc.exitCode).toBeNull(); // undisturbed
@@ -81,8 +88,9 @@ describe.skipIf(process.platform !== 'linux' || !existsSync(cli))('run folders u
   }, 180_000);
 
   it('killing the parent ends the re-executed child; the next run takes over the stale lock and continues', async () => {
-    const run = start();
-    await waitFor('training to start', () => /epoch 2\/30/.test(run.output()), 90);
+    const { argv, runDir } = runsFolder('killed-parent');
+    const run = start(argv);
+    await waitFor('the first epoch to be checkpointed', () => /epoch 2 step/.test(run.output()), 90);
     const [child] = childrenOf(run.proc.pid!);
     expect(child).toBeGreaterThan(0);
     run.proc.kill('SIGTERM'); // what `kill`, `timeout` or a scheduler's cancel sends: to the parent only
@@ -91,7 +99,7 @@ describe.skipIf(process.platform !== 'linux' || !existsSync(cli))('run folders u
     const lock = JSON.parse(readFileSync(join(runDir, LOCK_FILE), 'utf8'));
     expect(lock.pid).toBe(child); // left behind by the killed writer
 
-    const next = start();
+    const next = start(argv);
     await waitFor('the next run to continue', () => /continuing the interrupted run/.test(next.output()), 90);
     expect(next.output()).toMatch(new RegExp(`took over a stale lock \\(pid ${child} on .*no longer running`));
     next.proc.kill('SIGTERM');
