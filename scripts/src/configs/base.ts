@@ -2,6 +2,8 @@
  * Base configs (MMSegmentation-style `_base_`): the official LViT settings as data. Profiles in
  * ./profiles.ts start from these and override only what they reduce.
  */
+import { TRANSUNET_R50_B16 } from '@lvit-bench/baselines';
+
 export type DatasetName = 'monuseg' | 'qata';
 
 export interface ScheduleConfig {
@@ -32,18 +34,8 @@ export const baseModels = {
   unet: { inChannels: 3, baseChannels: 64 },
   'lvit-t': { inChannels: 3, baseChannels: 64, tokenGrid: 14, withText: true },
   'lvit-tw': { inChannels: 3, baseChannels: 64, tokenGrid: 14, withText: false },
-  /** TransUNet R50-ViT-B/16 (TRANSUNET.md), trained from scratch (no ImageNet-21k) with the suite's recipe. */
-  transunet: {
-    inChannels: 3,
-    hiddenSize: 768,
-    numLayers: 12,
-    numHeads: 12,
-    mlpDim: 3072,
-    resnetUnits: [3, 4, 9],
-    widthFactor: 1,
-    headChannels: 512,
-    decoderChannels: [256, 128, 64, 16],
-  },
+  /** TransUNet R50-ViT-B/16 (TRANSUNET.md): the official config from baselines, trained from scratch (no ImageNet-21k). */
+  transunet: { ...TRANSUNET_R50_B16 },
 } satisfies Record<string, Record<string, unknown>>;
 
 /** Official recipe (LVIT.md §2.1): Adam, batch 2, cosine warm restarts T0 10 floor 1e-4, patience 50. */
