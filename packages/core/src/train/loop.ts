@@ -107,6 +107,8 @@ export interface TrainOptions extends TextInput {
   resume?: boolean;
   extraTerms?: LossTerm[];
   hooks?: TrainHooks;
+  /** The per-epoch validation (default evaluateModel); a seam for tests that script the val-Dice sequence. */
+  evaluate?: typeof evaluateModel;
   /** Initial run state (e.g. pseudo-labels); replaced by the checkpoint's on resume. */
   runState?: RunState;
   progress?: boolean;
@@ -385,7 +387,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainOutcome> {
       await opts.hooks?.onEpochStart?.({ epoch, model: opts.model, state: ctx.state });
 
       const train = await trainEpoch(ctx, epoch, progress);
-      const val = await evaluateModel(opts.model, opts.data.val, {
+      const val = await (opts.evaluate ?? evaluateModel)(opts.model, opts.data.val, {
         batchSize: opts.valBatchSize ?? opts.batchSize,
         convention: 'val',
         withLoss: true,
