@@ -110,15 +110,18 @@ export function naiveBatchMatMul(
 }
 
 /**
- * max |actual - expected| / max(1, max finite |expected|): an error relative to the output's scale.
+ * max |actual - expected| / max(floor, max finite |expected|): the error relative to this tensor's
+ * scale. `floor` (default: none) is for tensors whose exact value is 0, such as the gradient of a
+ * conv bias in front of a batch norm, where both sides hold only float32 rounding noise; pass that
+ * noise level, not a bound that would hide a real error.
  * Equal values (infinities included) count as exact; NaN or a missing infinity is an infinite error.
  */
-export function relativeMaxError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+export function relativeMaxError(actual: ArrayLike<number>, expected: ArrayLike<number>, floor = 0): number {
   if (actual.length !== expected.length) {
     throw new Error(`engine/kernels/reference.ts: length ${actual.length} vs expected ${expected.length}`);
   }
   let maxDiff = 0;
-  let scale = 1;
+  let scale = floor;
   for (let i = 0; i < expected.length; i++) {
     if (Number.isFinite(expected[i])) scale = Math.max(scale, Math.abs(expected[i]));
     if (actual[i] === expected[i]) continue; // also equal infinities
@@ -126,5 +129,6 @@ export function relativeMaxError(actual: ArrayLike<number>, expected: ArrayLike<
     if (Number.isNaN(d) || d === Number.POSITIVE_INFINITY) return Number.POSITIVE_INFINITY;
     if (d > maxDiff) maxDiff = d;
   }
-  return maxDiff / scale;
+  if (maxDiff === 0) return 0;
+  return scale > 0 ? maxDiff / scale : Number.POSITIVE_INFINITY;
 }

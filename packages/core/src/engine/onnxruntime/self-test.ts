@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../rng.js';
+import { relativeMaxError } from '../kernels/reference.js';
 import { onnxruntimeStats, resetOnnxruntimeStats } from './stats.js';
 
 /**
@@ -9,7 +10,12 @@ import { onnxruntimeStats, resetOnnxruntimeStats } from './stats.js';
  * not their cpu fallbacks, run (checked through the kernel stats).
  */
 
-const TOLERANCE = 1e-3; // max |a-b| / max |cpu| per gradient tensor; float32 sums differ ~1e-6
+/**
+ * Max |ort - cpu| / max |cpu| per gradient tensor. Float32 sums over the 512 pixels in another order
+ * explain up to n·u ≈ 3e-5; measured 3.4e-6 (1 and 2 threads). A 1 % kernel error gives >= 1e-2
+ * (register.test.ts injects one into each kernel below).
+ */
+const TOLERANCE = 1e-4;
 const MUST_RUN_IN_ORT = ['FusedConv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad', 'MaxPool', 'FusedBatchNorm'];
 
 interface Inputs {
@@ -60,16 +66,6 @@ async function gradientsOn(backend: string, inp: Inputs): Promise<Float32Array[]
   });
 }
 
-function relErr(a: Float32Array, b: Float32Array): number {
-  let maxDiff = 0;
-  let maxRef = 0;
-  for (let i = 0; i < a.length; i++) {
-    maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));
-    maxRef = Math.max(maxRef, Math.abs(b[i]));
-  }
-  return Number.isFinite(maxDiff) ? maxDiff / (maxRef + 1e-12) : Infinity;
-}
-
 /** Returns null when the backend matches the cpu backend, else the reason it does not. */
 export async function gradientSelfTest(backendName: string): Promise<string | null> {
   const inp = makeInputs();
@@ -82,7 +78,7 @@ export async function gradientSelfTest(backendName: string): Promise<string | nu
   const want = await gradientsOn('cpu', inp);
   const names = ['x', 'conv.weight', 'conv.bias', 'bn.gamma', 'bn.beta', 'up.weight', 'head.weight'];
   for (let i = 0; i < want.length; i++) {
-    const e = relErr(got[i], want[i]);
+    const e = relativeMaxError(got[i], want[i]);
     if (!(e <= TOLERANCE)) return `self-test: gradient of ${names[i]} differs from the cpu backend (relative error ${e.toExponential(2)})`;
   }
   return null;
