@@ -6,7 +6,7 @@ import { Module } from '../nn/module.js';
 import { Rng } from '../rng.js';
 import { injectScaledOutput } from './kernels/faulty-kernel.test-util.js';
 import { patchWasmForTraining, withStockKernels } from './kernels/index.js';
-import { relativeMaxError, seededValues } from './kernels/reference.js';
+import { seededValues, worstGradientError } from './kernels/reference.js';
 import { silenceCpuBanner } from './self-test.js';
 import { loadWasmBackend, unloadWasmBackend } from './wasm-loader.js';
 
@@ -67,19 +67,6 @@ function parameterGradients(): Map<string, Float32Array> {
  */
 const TOLERANCE = 3e-5;
 
-/** Conv biases in front of a batch norm: their exact gradient is 0, both backends give rounding noise. */
-const BEFORE_BATCH_NORM = /\.conv\.bias$/;
-
-/** The worst per-tensor error; a zero-gradient bias is measured against its conv weight's gradient. */
-function worstError(actual: Map<string, Float32Array>, expected: Map<string, Float32Array>): { name: string; error: number } {
-  const maxAbs = (v: Float32Array) => v.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
-  const errors = [...expected.keys()].map((name) => {
-    const floor = BEFORE_BATCH_NORM.test(name) ? maxAbs(expected.get(name.replace(/bias$/, 'weight'))!) : 0;
-    return { name, error: relativeMaxError(actual.get(name)!, expected.get(name)!, floor) };
-  });
-  return errors.reduce((a, b) => (b.error > a.error ? b : a));
-}
-
 describe('whole-network gradients, wasm (patched) vs stock cpu', () => {
   let expected: Map<string, Float32Array>;
   beforeAll(async () => {
@@ -95,7 +82,7 @@ describe('whole-network gradients, wasm (patched) vs stock cpu', () => {
     const actual = parameterGradients();
     expect([...actual.keys()]).toEqual([...expected.keys()]);
     expect(actual.size).toBe(1 + 7 * 4 + 2 * 2 + 2); // loss, 7 conv+BN blocks, 2 up-convs, head
-    const worst = worstError(actual, expected);
+    const worst = worstGradientError(actual, expected);
     expect(worst.error, `worst: ${worst.name}`).toBeLessThan(TOLERANCE);
   });
 
@@ -104,7 +91,7 @@ describe('whole-network gradients, wasm (patched) vs stock cpu', () => {
     it(`a 1 % error in the ${kernel} patch is caught`, () => {
       const restore = injectScaledOutput(kernel, 'wasm', 1.01);
       try {
-        const worst = worstError(parameterGradients(), expected);
+        const worst = worstGradientError(parameterGradients(), expected);
         expect(worst.error, `worst: ${worst.name}`).toBeGreaterThan(10 * TOLERANCE);
       } finally {
         restore();

@@ -132,3 +132,33 @@ export function relativeMaxError(actual: ArrayLike<number>, expected: ArrayLike<
   if (maxDiff === 0) return 0;
   return scale > 0 ? maxDiff / scale : Number.POSITIVE_INFINITY;
 }
+
+function maxAbs(values: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < values.length; i++) m = Math.max(m, Math.abs(values[i]));
+  return m;
+}
+
+/**
+ * relativeMaxError of each named parameter gradient. A conv bias in front of a batch norm
+ * (`X.conv.bias` beside `X.norm.weight`) has the exact gradient 0, so both sides hold rounding noise:
+ * its error is measured against the scale of its conv weight's gradient instead.
+ */
+export function gradientErrors(actual: Map<string, ArrayLike<number>>, expected: Map<string, ArrayLike<number>>): Map<string, number> {
+  const errors = new Map<string, number>();
+  for (const [name, ref] of expected) {
+    const got = actual.get(name);
+    if (!got) throw new Error(`engine/kernels/reference.ts: no gradient for '${name}'`);
+    const beforeBatchNorm = name.endsWith('.conv.bias') && expected.has(name.replace(/conv\.bias$/, 'norm.weight'));
+    const floor = beforeBatchNorm ? maxAbs(expected.get(name.replace(/bias$/, 'weight'))!) : 0;
+    errors.set(name, relativeMaxError(got, ref, floor));
+  }
+  return errors;
+}
+
+/** The largest of gradientErrors (NaN counts as the worst). */
+export function worstGradientError(actual: Map<string, ArrayLike<number>>, expected: Map<string, ArrayLike<number>>): { name: string; error: number } {
+  let worst = { name: '', error: 0 };
+  for (const [name, error] of gradientErrors(actual, expected)) if (!(error <= worst.error)) worst = { name, error };
+  return worst;
+}

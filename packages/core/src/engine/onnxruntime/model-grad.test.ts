@@ -4,37 +4,51 @@ import { Rng } from '../../rng.js';
 import type { ForwardContext, Module } from '../../nn/module.js';
 import { createModel } from '../../registry.js';
 import '../../models/index.js';
+import { patchCpuForTraining } from '../kernels/index.js';
+import { injectScaledOutput } from '../kernels/faulty-kernel.test-util.js';
+import { gradientErrors } from '../kernels/reference.js';
 import { BenchUNet, lvitLoss } from './bench-unet.js';
 import { registerOnnxruntimeBackend } from './index.js';
 import { onnxruntimeStats, resetOnnxruntimeStats } from './stats.js';
 import { setOrtKernelThresholds, thresholds } from './kernels/util.js';
 
 /**
- * Whole-model gradients on the onnxruntime backend against the cpu backend: the same seeded model
- * is built on each backend, one forward/backward pass in train mode (batch-norm batch statistics),
- * every parameter gradient compared. Tolerance: max |ort - cpu| <= 2e-3 * max |cpu| + 1e-6 per
- * tensor (float32 reductions are summed in a different order). The absolute floor is for conv biases
- * in front of a batch norm, whose exact gradient is 0 (both backends give ~1e-9 noise).
+ * Whole-model gradients on the onnxruntime backend against the cpu backend (with its training
+ * patches, which fix tfjs's ResizeNearestNeighborGrad for batch >= 2): the same seeded model is
+ * built on each backend, one forward/backward pass at batch 2 in train mode (batch-norm batch
+ * statistics), every parameter gradient compared by its error relative to its own max |cpu|.
+ *
+ * The bound is what float32 rounding explains, per tensor. Some gradients are ill-conditioned
+ * (sums that cancel, batch norms over few values): on the cpu backend alone, moving each input pixel
+ * by one float32 rounding moves them by up to 6.6e-4 relative (baselines UNet inc.norm.weight), while
+ * well-conditioned ones move by < 1e-5. So each tensor's bound is ULP_FACTOR x that measured sensitivity plus NOISE_FLOOR,
+ * 10x the spread that merely reordering the sums gives (cpu, batch reversed: <= 9.4e-7).
+ * Measured: ORT errors up to 3.5e-4 (16x16 U-Net ups.0.weight, sensitivity 6.1e-4), worst
+ * error/bound 0.51 (LViT); a 1 % Conv2DBackpropFilter error gives 590x the bound.
  */
 
-const TOL = 2e-3;
-const ATOL = 1e-6;
+const ULP_FACTOR = 4;
+const NOISE_FLOOR = 1e-5;
 const defaults = { ...thresholds };
 
 beforeAll(async () => {
   const probe = await registerOnnxruntimeBackend({ intraOpNumThreads: 2 });
   expect(probe.ok, probe.reason).toBe(true);
+  patchCpuForTraining();
 });
 
 afterEach(() => {
   setOrtKernelThresholds(defaults);
 });
 
+type Forward = (m: never, x: tf.Tensor4D, text: tf.Tensor3D | null, ctx: ForwardContext) => tf.Tensor4D;
+
 interface Case {
-  build: () => Module & { forward: (...a: never[]) => tf.Tensor4D };
-  forward: (m: never, x: tf.Tensor4D, ctx: ForwardContext) => tf.Tensor4D;
+  build: () => Module;
+  forward: Forward;
   imageShape: [number, number, number, number];
-  text?: [number, number, number];
+  /** [B, T, D] text features, for text models. */
+  textShape?: [number, number, number];
 }
 
 function randomData(shape: number[], seed: number, binary = false): Float32Array {
@@ -42,71 +56,102 @@ function randomData(shape: number[], seed: number, binary = false): Float32Array
   return new Float32Array(shape.reduce((a, b) => a * b, 1)).map(() => (binary ? (rng.next() > 0.7 ? 1 : 0) : rng.next()));
 }
 
-async function gradientsOn(backend: string, c: Case): Promise<{ loss: number; grads: Map<string, Float32Array> }> {
+interface Gradients {
+  loss: number;
+  grads: Map<string, Float32Array>;
+}
+
+/** One train-mode forward/backward; `ulps` moves every input pixel by about one float32 rounding. */
+async function gradientsOn(backend: string, c: Case, ulps = false): Promise<Gradients> {
   await tf.setBackend(backend);
   const model = c.build();
   const [b, h, w] = c.imageShape;
-  const x = tf.tensor4d(randomData(c.imageShape, 7), c.imageShape);
+  const pixels = randomData(c.imageShape, 7);
+  if (ulps) {
+    const rng = new Rng(70);
+    for (let i = 0; i < pixels.length; i++) pixels[i] *= 1 + 2 ** -23 * (rng.next() * 2 - 1);
+  }
+  const x = tf.tensor4d(pixels, c.imageShape);
   const y = tf.tensor4d(randomData([b, h, w, 1], 8, true), [b, h, w, 1]);
+  const text = c.textShape ? tf.tensor3d(randomData(c.textShape, 9).map((v) => v * 2 - 1), c.textShape) : null;
   const named = model.namedParameters();
   const { value, grads } = tf.variableGrads(
-    () => lvitLoss(c.forward(model as never, x, { training: true }), y),
+    () => lvitLoss(c.forward(model as never, x, text, { training: true }), y),
     named.map(([, v]) => v),
   );
   const out = new Map(named.map(([n, v]) => [n, grads[v.name].dataSync() as Float32Array]));
   const loss = value.dataSync()[0];
-  tf.dispose([value, x, y, ...Object.values(grads)]);
+  tf.dispose([value, x, y, ...(text ? [text] : []), ...Object.values(grads)]);
   model.dispose();
   return { loss, grads: out };
 }
 
-function compare(ort: Awaited<ReturnType<typeof gradientsOn>>, cpu: Awaited<ReturnType<typeof gradientsOn>>): number {
-  expect(Math.abs(ort.loss - cpu.loss)).toBeLessThan(1e-4 * Math.max(1, Math.abs(cpu.loss)));
-  let worst = 0;
-  for (const [name, ref] of cpu.grads) {
-    const got = ort.grads.get(name)!;
-    let maxDiff = 0;
-    let maxRef = 0;
-    for (let i = 0; i < ref.length; i++) {
-      maxDiff = Math.max(maxDiff, Math.abs(got[i] - ref[i]));
-      maxRef = Math.max(maxRef, Math.abs(ref[i]));
-    }
-    expect(maxDiff, `gradient of ${name} (max |cpu| ${maxRef})`).toBeLessThanOrEqual(TOL * maxRef + ATOL);
-    if (maxRef > 1e-4) worst = Math.max(worst, maxDiff / maxRef);
+const withLoss = (g: Gradients) => new Map<string, ArrayLike<number>>([...g.grads, ['loss', [g.loss]]]);
+
+/**
+ * Each tensor's ORT error against its bound; returns the worst error / bound (the test needs < 1).
+ * The bound is from the cpu backend's own sensitivity to a one-rounding change of the input.
+ */
+function worstAgainstBound(ort: Gradients, cpu: Gradients, cpuUlp: Gradients): { name: string; error: number; bound: number; ratio: number } {
+  const sensitivity = gradientErrors(withLoss(cpuUlp), withLoss(cpu));
+  let worst = { name: '', error: 0, bound: 0, ratio: 0 };
+  for (const [name, error] of gradientErrors(withLoss(ort), withLoss(cpu))) {
+    const bound = ULP_FACTOR * sensitivity.get(name)! + NOISE_FLOOR;
+    if (!(error / bound <= worst.ratio)) worst = { name, error, bound, ratio: error / bound };
   }
   return worst;
 }
 
-async function runCase(c: Case, everythingInOrt: boolean) {
+interface CaseResult {
+  worst: ReturnType<typeof worstAgainstBound>;
+  stats: ReturnType<typeof onnxruntimeStats>;
+  params: number;
+}
+
+async function runCase(c: Case, everythingInOrt: boolean): Promise<CaseResult> {
   if (everythingInOrt) setOrtKernelThresholds({ elements: 0, broadcast: 0, reduce: 0, matmulMacs: 0 });
   resetOnnxruntimeStats();
   const ort = await gradientsOn('onnxruntime', c);
   const stats = onnxruntimeStats();
   const cpu = await gradientsOn('cpu', c);
-  const worst = compare(ort, cpu);
-  return { worst, stats, params: cpu.grads.size };
+  const cpuUlp = await gradientsOn('cpu', c, true);
+  return { worst: worstAgainstBound(ort, cpu, cpuUlp), stats, params: cpu.grads.size };
+}
+
+function expectWithinBound({ worst }: CaseResult): void {
+  expect(worst.ratio, `${worst.name}: error ${worst.error.toExponential(2)} vs bound ${worst.bound.toExponential(2)}`).toBeLessThan(1);
 }
 
 const unetCase: Case = {
   build: () => new BenchUNet(4, new Rng(11)),
-  forward: (m: BenchUNet, x, ctx) => m.forward(x, ctx),
+  forward: (m: BenchUNet, x, _text, ctx) => m.forward(x, ctx),
   imageShape: [2, 16, 16, 3],
 };
 
 describe('U-Net-shaped net from core blocks (ConvBatchNorm, DownBlock, ConvTranspose2d, concat, maxPool)', () => {
   it('every op in ORT: all gradients match the cpu backend', async () => {
-    const { worst, stats, params } = await runCase(unetCase, true);
+    const result = await runCase(unetCase, true);
+    const { stats, params } = result;
     expect(params).toBe(new BenchUNet(4, new Rng(11)).namedParameters().length);
     const ortKernels = new Set(stats.filter((s) => !s.fallback).map((s) => s.kernel));
     for (const k of ['FusedConv2D', 'Conv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'FusedBatchNorm', 'MaxPool', 'MaxPoolGrad', 'Concat', 'SplitV', 'Sum', 'Mean', 'Multiply']) {
       expect(ortKernels.has(k), `${k} ran in ORT`).toBe(true);
     }
-    expect(worst).toBeLessThan(TOL);
+    expectWithinBound(result);
   });
 
   it('default size thresholds (mixed ORT / cpu kernels): gradients match', async () => {
-    const { worst } = await runCase({ ...unetCase, imageShape: [2, 32, 32, 3] }, false);
-    expect(worst).toBeLessThan(TOL);
+    expectWithinBound(await runCase({ ...unetCase, imageShape: [2, 32, 32, 3] }, false));
+  });
+
+  it('a 1 % error in one ORT kernel (Conv2DBackpropFilter) exceeds the bound', async () => {
+    const restore = injectScaledOutput('Conv2DBackpropFilter', 'onnxruntime', 1.01);
+    try {
+      const { worst } = await runCase(unetCase, true);
+      expect(worst.ratio, worst.name).toBeGreaterThan(10);
+    } finally {
+      restore();
+    }
   });
 });
 
@@ -115,27 +160,22 @@ describe('baselines UNet (packages/baselines)', () => {
     const mod = await import('@lvit-bench/baselines');
     const c: Case = {
       build: () => new mod.UNet({ inChannels: 3, baseChannels: 4, seed: 5 }) as never,
-      forward: (m: InstanceType<typeof mod.UNet>, x, ctx) => m.forward(x, null, ctx),
+      forward: (m: InstanceType<typeof mod.UNet>, x, _text, ctx) => m.forward(x, null, ctx),
       imageShape: [2, 16, 16, 3],
     };
-    const { worst } = await runCase(c, true);
-    expect(worst).toBeLessThan(TOL);
+    expectWithinBound(await runCase(c, true));
   });
 });
 
 describe("LViT ('lvit-t', reduced: base 4, 32x32, 2x2 tokens)", () => {
-  // Batch 1: tfjs 4.22's cpu ResizeNearestNeighborGrad reads dy at the image's batch stride, so its
-  // LViT gradients are wrong for batch >= 2 (this backend's kernel is right; see kernels.test.ts).
-  it('full gradient matches the cpu backend (batch 1)', async () => {
+  it('full gradient matches the cpu backend (batch 2)', async () => {
     const cfg = { baseChannels: 4, imageSize: 32, tokenGrid: 2, heads: 2, textDim: 12, textTokens: 10, dropout: 0, seed: 3 };
-    const text = randomData([1, 10, 12], 9).map((v) => v * 2 - 1);
     const c: Case = {
       build: () => createModel('lvit-t', cfg) as never,
-      forward: (m: { forward: (x: tf.Tensor4D, t: tf.Tensor3D, ctx: ForwardContext) => tf.Tensor4D }, x, ctx) =>
-        m.forward(x, tf.tensor3d(text, [1, 10, 12]), ctx),
-      imageShape: [1, 32, 32, 3],
+      forward: (m: { forward: (x: tf.Tensor4D, t: tf.Tensor3D, ctx: ForwardContext) => tf.Tensor4D }, x, text, ctx) => m.forward(x, text!, ctx),
+      imageShape: [2, 32, 32, 3],
+      textShape: [2, 10, 12],
     };
-    const { worst } = await runCase(c, true);
-    expect(worst).toBeLessThan(TOL);
+    expectWithinBound(await runCase(c, true));
   });
 });
