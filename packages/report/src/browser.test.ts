@@ -3,7 +3,7 @@
  * index.html from disk (file://), with no network. Without /usr/bin/chromium the test fails under
  * CI=true and is skipped with a reason otherwise (install: apt-get install -y chromium).
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -11,6 +11,8 @@ import { chromium } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildReport } from './build.js';
 import { SEMI_RUNS, STANDARD_RUNS, writeFixtureRuns } from './fixtures.test-util.js';
+import { expectedSeries, expectedTableRows, plottedSeries, type PlottedChart, type ShownRow } from './browser-expect.test-util.js';
+import type { ResultsJson } from './results-json.js';
 
 /** Debian's chromium; REPORT_CHROMIUM overrides the path (e.g. to check the missing-browser path). */
 const CHROMIUM = process.env.REPORT_CHROMIUM ?? '/usr/bin/chromium';
@@ -87,6 +89,41 @@ describe('report in a real browser', () => {
         expect(p.inked, `${p.chart} inked pixels`).toBeGreaterThan(500);
         expect(p.coloured, `${p.chart} coloured pixels`).toBeGreaterThan(20);
       }
+
+      // What each chart plots (Chart.getChart(canvas).data) and what each comparison-table row shows
+      // are the numbers of results.json, the file written next to index.html.
+      const results = JSON.parse(readFileSync(join(dirname(indexHtml), 'results.json'), 'utf8')) as ResultsJson;
+      const plotted: PlottedChart[] = await page.evaluate(() =>
+        Array.from(document.querySelectorAll('canvas[data-chart]')).map((canvas) => {
+          const chart = (window as unknown as { Chart: { getChart(c: Element): { data: { datasets: { label: string; type?: string; data: { x: number; y: number }[] }[] } } } }).Chart.getChart(canvas)!;
+          return {
+            attrs: { ...(canvas as HTMLCanvasElement).dataset } as Record<string, string>,
+            datasets: chart.data.datasets.map((d) => ({ label: d.label, type: d.type ?? null, points: d.data.map((p) => [p.x, p.y] as [number, number]) })),
+          };
+        }),
+      );
+      expect(plotted.length).toBe(counts.canvases);
+      for (const chart of plotted) expect(plottedSeries(chart, results), JSON.stringify(chart.attrs)).toEqual(expectedSeries(chart.attrs, results));
+
+      const shown: ShownRow[] = await page.evaluate(() =>
+        Array.from(document.querySelectorAll('table.comparison:not(.semi):not(.ablation) tbody')).map((tbody) => {
+          const text = (sel: string) => tbody.querySelector(sel)?.textContent?.trim() ?? null;
+          const means = Array.from(tbody.querySelectorAll('td.ours a.mean'));
+          return {
+            section: tbody.closest('section')!.id,
+            group: means[0].getAttribute('href')!.slice(1),
+            model: text('td.model'),
+            labels: text('tr.main td:nth-child(2)'),
+            dice: means[0].textContent!.trim(),
+            iou: means[1].textContent!.trim(),
+            seeds: Array.from(tbody.querySelectorAll('td.ours .seeds a')).map((a) => a.textContent!.replace(/\u00a0/g, ' ').trim()),
+            published: text('td.published') ?? text('td.not-published'),
+            diff: text('td.diff'),
+          };
+        }),
+      );
+      expect(shown.length).toBe(results.rows.length);
+      expect(shown).toEqual(expectedTableRows(results));
 
       // Every overlay image decoded.
       const images = await page.evaluate(() => Array.from(document.images).map((img) => ({ src: img.src, ok: img.complete && img.naturalWidth > 0 })));
