@@ -183,6 +183,43 @@ describe('LViT layout bad input', () => {
   });
 });
 
+describe('text and folder edge cases', () => {
+  test('an empty sentence in text.csv is an error naming the file and line (as the .xlsx reader does)', async () => {
+    const { root, dir } = await monuseg();
+    const path = join(dir, 'text.csv');
+    writeFileSync(path, readFileSync(path, 'utf8').replace(/^b\.png,[^\n]*,train$/m, 'b.png,"  ",train'));
+    await expect(load(root)).rejects.toThrow(/text\.csv line 3: empty text for b\.png/);
+  });
+
+  test('an empty sentence in a QaTa text table is an error too', async () => {
+    const root = tempDir('err-qata');
+    const { dir } = await makeStagedQata(root);
+    const path = join(dir, 'text_test_sgseg.csv');
+    writeFileSync(path, readFileSync(path, 'utf8').replace(/^(sub-S1_ses-E2\.png,mask_sub-S1_ses-E2\.png,)(?:"[^"]*"|[^,]*),/m, '$1,'));
+    await expect(loadDataset({ dataset: 'qata', root, imageSize: 4, useCache: false })).rejects.toThrow(
+      /text_test_sgseg\.csv line 3: empty text for sub-S1_ses-E2\.png/,
+    );
+  });
+
+  test('non-image files in image and mask folders are ignored and named in a note (staged and LViT layouts)', async () => {
+    const { root, dir } = await monuseg();
+    const clean = await load(root);
+    for (const name of ['README.txt', 'Thumbs.db', '.DS_Store']) writeFileSync(join(dir, 'train', 'images', name), 'not an image');
+    writeFileSync(join(dir, 'val', 'masks', 'notes.md'), '# masks');
+    const ds = await load(root);
+    expect(ds.train.ids).toEqual(clean.train.ids);
+    expect(ds.notes).toContainEqual(expect.stringMatching(/train\/images: ignored 3 file\(s\) that are not images: \.DS_Store, README\.txt, Thumbs\.db/));
+    expect(ds.notes).toContainEqual(expect.stringMatching(/val\/masks: ignored 1 file\(s\) that are not images: notes\.md/));
+
+    const lvitRoot = tempDir('err-lvit');
+    const lvitDir = await makeLViTQata(lvitRoot);
+    writeFileSync(join(lvitDir, 'Test_Folder', 'img', 'README.txt'), 'downloaded from ...');
+    const lvit = await loadDataset({ dataset: 'qata', layout: 'lvit', root: lvitRoot, imageSize: 4, useCache: false });
+    expect(lvit.test.size).toBe(2);
+    expect(lvit.notes).toContainEqual(expect.stringMatching(/Test_Folder\/img: ignored 1 file\(s\) that are not images: README\.txt/));
+  });
+});
+
 describe('bad options and CSV syntax', () => {
   test('options', async () => {
     const { root } = await monuseg();
