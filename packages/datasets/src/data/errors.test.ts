@@ -88,8 +88,11 @@ describe('staged MoNuSeg bad input', () => {
     await expect(load(root)).rejects.toThrow(/text\.csv line \d+: split "testing" is not train, val or test/);
   });
 
-  test('no dataset under the root', async () => {
-    await expect(load(tempDir('empty'))).rejects.toThrow(/no staged monuseg dataset: none of .*monuseg\/text\.csv/);
+  test('no dataset under the root: the error names what each layout looks for', async () => {
+    await expect(load(tempDir('empty'))).rejects.toThrow(
+      /no monuseg dataset under .*: looked for the staged layout \(.*monuseg\/text\.csv, .*\/text\.csv\) and the official LViT layout \(.*\/Train_Folder, .*MoNuSeg\/Train_Folder, .*\); pass --data-root DIR \(and --layout staged\|lvit to force one\)/,
+    );
+    await expect(load(tempDir('empty'), { layout: 'staged' })).rejects.toThrow(/no staged monuseg dataset: none of .*monuseg\/text\.csv/);
   });
 });
 
@@ -178,7 +181,7 @@ describe('LViT layout bad input', () => {
 
   test('not an LViT folder', async () => {
     await expect(loadDataset({ dataset: 'monuseg', layout: 'lvit', root: tempDir('empty'), imageSize: 4 })).rejects.toThrow(
-      /no LViT-layout monuseg folder: none of .*Train_Folder.*MoNuSeg\/Train_Folder exists/,
+      /no LViT-layout monuseg folder: none of .*Train_Folder.*MoNuSeg\/Train_Folder, .* exists/,
     );
   });
 });

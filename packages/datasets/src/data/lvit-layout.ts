@@ -7,7 +7,7 @@
  * QaTa (LViT's "Covid19"): mask = mask_<image name>; one Train_Folder/Train_Val_text.xlsx serves
  * train and val (as train_model.py reads it); Test_Folder/Test_text.xlsx for test.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SplitName } from './prepared.js';
 import {
@@ -54,18 +54,6 @@ export function readLViTWorkbook(path: string): Map<string, TextRow> {
   return out;
 }
 
-/** The LViT dataset folder under `root`: root itself, or a known sub-folder name. */
-export function findLViTDatasetDir(root: string, dataset: DatasetName): string {
-  const names = dataset === 'monuseg' ? ['', 'MoNuSeg'] : ['', 'Covid19', 'QaTa-COV19', 'QaTa'];
-  const tried: string[] = [];
-  for (const name of names) {
-    const dir = name === '' ? root : join(root, name);
-    if (existsSync(join(dir, FOLDER.train)) && statSync(join(dir, FOLDER.train)).isDirectory()) return dir;
-    tried.push(join(dir, FOLDER.train));
-  }
-  throw new Error(`no LViT-layout ${dataset} folder: none of ${tried.join(', ')} exists`);
-}
-
 function maskNameFor(dataset: DatasetName, image: string): string {
   return dataset === 'monuseg' ? `${stem(image)}.png` : `mask_${image}`;
 }
@@ -79,8 +67,8 @@ function workbookCandidates(dir: string, dataset: DatasetName, split: SplitName)
   return [own];
 }
 
-export function listLViTLayout(root: string, dataset: DatasetName): SourceListing {
-  const dir = findLViTDatasetDir(root, dataset);
+/** List the LViT-layout dataset folder `dir` (the one holding {Train,Val,Test}_Folder; see layout.ts). */
+export function listLViTLayout(dir: string, dataset: DatasetName): SourceListing {
   const notes = ['Read from the official LViT folder layout ({Train,Val,Test}_Folder/{img,labelcol} + text workbooks).'];
   const workbooks = new Map<string, Map<string, TextRow>>();
   const usedKeys = new Map<string, Set<string>>(); // workbook -> keys matched by an image
