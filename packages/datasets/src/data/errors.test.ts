@@ -214,6 +214,15 @@ describe('text and folder edge cases', () => {
     expect(ds.notes).toContainEqual(expect.stringMatching(/train\/images: ignored 3 file\(s\) that are not images: \.DS_Store, README\.txt, Thumbs\.db/));
     expect(ds.notes).toContainEqual(expect.stringMatching(/val\/masks: ignored 1 file\(s\) that are not images: notes\.md/));
 
+    // A cached load lists the folder again: a README.txt added after the cache was written is named too.
+    const cacheDir = tempDir('err-cache');
+    const { root: cachedRoot, dir: cachedDir } = await monuseg();
+    await load(cachedRoot, { useCache: true, cacheDir });
+    writeFileSync(join(cachedDir, 'test', 'images', 'README.txt'), 'later');
+    const again = await load(cachedRoot, { useCache: true, cacheDir });
+    expect(again.cache?.hit).toBe(true);
+    expect(again.notes).toContainEqual(expect.stringMatching(/test\/images: ignored 1 file\(s\) that are not images: README\.txt/));
+
     const lvitRoot = tempDir('err-lvit');
     const lvitDir = await makeLViTQata(lvitRoot);
     writeFileSync(join(lvitDir, 'Test_Folder', 'img', 'README.txt'), 'downloaded from ...');
