@@ -19,18 +19,21 @@ const FLAGS = {
   'limit-test': 'string',
   'limit-seed': 'string',
   'qata-test-text': 'string',
+  'strict-masks': 'boolean',
   help: 'boolean',
 } as const;
 
 const USAGE = `Usage: node scripts/dist/prepare-data.js --dataset monuseg|qata [flags]
   --size N               model input size (default 224, LViT's)
-  --layout staged|lvit   staged = shared/data (default); lvit = official {Train,Val,Test}_Folder layout
+  --layout staged|lvit|auto   staged = shared/data; lvit = official {Train,Val,Test}_Folder layout;
+                         auto (default) = whichever of the two the data root holds
   --data-root DIR        data root (env LVIT_DATA_ROOT; default: nearest shared/data above the repo)
   --cache-dir DIR        cache folder (env LVIT_CACHE_DIR; default <repo>/.cache)
   --channel-order bgr|rgb  default bgr (cv2.imread, as LViT)
   --limit-train N, --limit-val N, --limit-test N   seeded subsets (reduced profiles)
   --limit-seed S         seed of those subsets (default 666)
-  --qata-test-text sgseg|lvit   QaTa test text style (default sgseg, same style as the train text)`;
+  --qata-test-text sgseg|lvit   QaTa test text style (default sgseg, same style as the train text)
+  --strict-masks         a mask that is not two-level (blurred, anti-aliased, JPEG) is an error, not a warning`;
 
 function intFlag(flags: ReturnType<typeof parseFlags>, name: string): number | undefined {
   const v = stringFlag(flags, name);
@@ -72,7 +75,8 @@ async function main(): Promise<void> {
   const opts: LoadDatasetOptions = {
     dataset,
     imageSize: intFlag(flags, 'size') ?? 224,
-    layout: oneOf(flags, 'layout', ['staged', 'lvit'] as const),
+    layout: oneOf(flags, 'layout', ['staged', 'lvit', 'auto'] as const),
+    strictMasks: flags['strict-masks'] === true,
     root: stringFlag(flags, 'data-root') ? resolve(stringFlag(flags, 'data-root')!) : undefined,
     cacheDir: stringFlag(flags, 'cache-dir') ? resolve(stringFlag(flags, 'cache-dir')!) : undefined,
     channelOrder: oneOf(flags, 'channel-order', ['bgr', 'rgb'] as const),
@@ -90,12 +94,13 @@ async function main(): Promise<void> {
   const t0 = Date.now();
   const ds = await loadDataset(opts);
   const seconds = ((Date.now() - t0) / 1000).toFixed(1);
-  log(`${ds.name}: ${ds.cache?.hit ? 'read from cache' : 'prepared'} in ${seconds} s -> ${ds.cache?.path ?? '(not cached)'}`);
+  log(`${ds.name}: ${ds.settings.layout} layout, ${ds.cache?.hit ? 'read from cache' : 'prepared'} in ${seconds} s -> ${ds.cache?.path ?? '(not cached)'}`);
   log(`size ${ds.train.height}x${ds.train.width}x${ds.train.channels}, manifest sha256 ${ds.manifestHash}`);
   for (const split of [ds.train, ds.val, ds.test]) {
     log(`${split.split.padEnd(5)} ${String(split.size).padStart(5)} images, mean mask foreground ${foregroundFraction(split).toFixed(3)}`);
   }
   for (const note of ds.notes) log(`note: ${note}`);
+  for (const warning of ds.warnings) log(`warning: ${warning}`);
 }
 
 main().then(

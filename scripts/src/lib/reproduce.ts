@@ -9,7 +9,18 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { getModelEntry, initBackend, parseBackendRequest } from '@lvit-bench/core';
 import '@lvit-bench/baselines';
-import { buildTextFeatureLookup, loadContrastiveLabels, loadDataset, openTextEncoder, resolveCacheDir, resolveDataRoot } from '@lvit-bench/datasets';
+import {
+  buildTextFeatureLookup,
+  DATA_LAYOUTS,
+  findContrastiveLabelsDir,
+  findDatasetSource,
+  loadContrastiveLabels,
+  loadDataset,
+  openTextEncoder,
+  resolveCacheDir,
+  resolveDataRoot,
+  type DataLayout,
+} from '@lvit-bench/datasets';
 import { buildReport } from '@lvit-bench/report';
 import { intListFlag, listFlag, parseFlags, stringFlag } from './args.js';
 import { gitState, repoRoot } from './repo.js';
@@ -28,6 +39,8 @@ const FLAGS = {
   seeds: 'string',
   backend: 'string',
   'data-root': 'string',
+  layout: 'string',
+  'strict-masks': 'boolean',
   'cache-dir': 'string',
   'runs-dir': 'string',
   'site-dir': 'string',
@@ -43,6 +56,9 @@ const USAGE = `Usage: npx turbo run reproduce -- [flags]   (or: node scripts/dis
   --models a,b --datasets a,b --fractions 25,50 --seeds 1,2   run a sub-matrix
   --backend auto|tensorflow|webgpu|onnxruntime|wasm|cpu        (default auto)
   --data-root DIR (env LVIT_DATA_ROOT)  --cache-dir DIR (env LVIT_CACHE_DIR)
+  --layout staged|lvit|auto  the data root's layout: staged (shared/data) or the official LViT
+             {Train,Val,Test}_Folder download; default auto (detected per dataset)
+  --strict-masks  a mask that is not two-level (blurred, anti-aliased, JPEG) is an error, not a warning
   --runs-dir DIR (default runs/)  --site-dir DIR (default site/)
   --restart  discard interrupted runs and train them from scratch (by default they continue from
              their last checkpoint; --resume, the old spelling of that default, is accepted)
@@ -66,6 +82,7 @@ export async function reproduce(
     stringFlag(flags, 'profile') ?? process.env.LVIT_PROFILE ?? profileFromTurboAncestor() ?? 'quick',
   );
   const matrix = selectMatrix(profile, flags);
+  const layout = layoutFlag(flags);
   log(`profile ${profile.name}${profile.reduced ? ' (REDUCED compute)' : ''}: ${matrix.length} runs`);
 
   const runsRoot = resolve(stringFlag(flags, 'runs-dir') ?? join(root, 'runs'));
@@ -78,7 +95,8 @@ export async function reproduce(
 
   for (const dataset of unique(matrix.map((s) => s.dataset))) {
     const specs = matrix.filter((s) => s.dataset === dataset);
-    const ctx = await datasetContext(profile, dataset, specs, { dataRoot, cacheDir, runsRoot, backend, git, log, restart: flags.restart === true });
+    const input = { dataRoot, layout, strictMasks: flags['strict-masks'] === true, cacheDir };
+    const ctx = await datasetContext(profile, dataset, specs, { ...input, runsRoot, backend, git, log, restart: flags.restart === true });
     for (const spec of specs) {
       const tensorsBefore = tf.memory().numTensors;
       try {
@@ -106,16 +124,20 @@ async function datasetContext(
   profile: ProfileConfig,
   dataset: DatasetName,
   specs: RunSpec[],
-  env: Omit<RunContext, 'profile' | 'data' | 'channelOrder' | 'text' | 'contrastiveLabels'> & { dataRoot: string; cacheDir: string },
+  env: Omit<RunContext, 'profile' | 'data' | 'channelOrder' | 'text' | 'contrastiveLabels'> & DataInput,
 ): Promise<RunContext> {
-  const { log } = env;
+  const { log, dataRoot, layout, strictMasks, cacheDir, ...runEnv } = env;
   const dataConfig = profile.data[dataset];
   const channelOrder = 'bgr' as const; // cv2.imread order, as the official loader
+  const source = findDatasetSource(dataRoot, dataset, layout);
+  log(`${dataset}: ${source.layout === 'lvit' ? 'official LViT' : 'staged'} layout at ${source.dir}`);
   const data = await loadDataset({
     dataset,
-    root: join(env.dataRoot, dataset),
+    root: source.dir,
+    layout: source.layout,
+    strictMasks,
     imageSize: dataConfig.imageSize,
-    cacheDir: env.cacheDir,
+    cacheDir,
     channelOrder,
     limits: dataConfig.limits,
     limitSeed: 666,
@@ -123,22 +145,35 @@ async function datasetContext(
   });
   log(`${dataset}: train ${data.train.size}, val ${data.val.size}, test ${data.test.size} at ${dataConfig.imageSize}px`);
   for (const note of data.notes) log(`${dataset}: note: ${note}`);
+  for (const warning of data.warnings) log(`${dataset}: warning: ${warning}`);
 
   // LViT's published contrastive labels, when an LV-loss run of this dataset uses them.
   const needsBank = LV_BANK[dataset] === 'official-contrastive-labels' && specs.some((s) => semiVariantOf(s.model)?.lv);
-  const contrastiveLabels = needsBank ? await loadContrastiveLabels(join(env.dataRoot, dataset, 'lv_loss'), dataConfig.imageSize) : null;
+  const contrastiveLabels = needsBank ? await loadContrastiveLabels(findContrastiveLabelsDir(source), dataConfig.imageSize) : null;
   if (contrastiveLabels) log(`${dataset}: ${contrastiveLabels.length} LV-loss contrastive labels`);
 
   let text: RunContext['text'] = null;
   if (specs.some((s) => getModelEntry(semiVariantOf(s.model)?.base ?? s.model).usesText)) {
     const texts = [data.train, data.val, data.test].flatMap((split) => split.ids.map((_, i) => split.text(i)));
     texts.push(...(contrastiveLabels ?? []).map((l) => l.text));
-    text = await buildTextFeatureLookup(texts, () => openTextEncoder(profile.textEncoder, { cacheDir: env.cacheDir, log }), {
-      cacheDir: env.cacheDir,
-    });
+    text = await buildTextFeatureLookup(texts, () => openTextEncoder(profile.textEncoder, { cacheDir, log }), { cacheDir });
     log(`text features: ${text.info.name} (${text.info.dim}-d${text.info.substitute ? ', SUBSTITUTE for BERT-base' : ''})`);
   }
-  return { ...env, profile, data, channelOrder, text, contrastiveLabels };
+  return { ...runEnv, log, profile, data, channelOrder, text, contrastiveLabels };
+}
+
+/** Where and how the data is read: `--data-root`, `--layout`, `--strict-masks`, `--cache-dir`. */
+interface DataInput {
+  dataRoot: string;
+  layout: DataLayout | 'auto';
+  strictMasks: boolean;
+  cacheDir: string;
+}
+
+function layoutFlag(flags: ReturnType<typeof parseFlags>): DataLayout | 'auto' {
+  const value = stringFlag(flags, 'layout') ?? 'auto';
+  if (value !== 'auto' && !DATA_LAYOUTS.includes(value as DataLayout)) throw new Error(`--layout must be one of ${DATA_LAYOUTS.join(', ')}, auto; got '${value}'`);
+  return value as DataLayout | 'auto';
 }
 
 function selectMatrix(profile: ProfileConfig, flags: ReturnType<typeof parseFlags>): RunSpec[] {

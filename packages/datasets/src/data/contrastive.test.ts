@@ -1,8 +1,8 @@
 /** LViT's contrastive labels from the real shared/data/qata/lv_loss, and the loader's errors. */
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { loadContrastiveLabels } from './contrastive.js';
+import { findContrastiveLabelsDir, loadContrastiveLabels } from './contrastive.js';
 import { resolveDataRoot } from './paths.js';
 import { tempDir } from './test-fixtures.js';
 
@@ -36,9 +36,26 @@ describe('contrastive labels (LV loss)', () => {
     expect(Math.abs(bilateral - 31.5)).toBeLessThan(6);
   });
 
+  test("the official layout: LV_loss/LV_loss.xlsx at LViT's repo root, two levels above datasets/Covid19", async () => {
+    const repo = tempDir('lv-official');
+    const official = join(repo, 'LV_loss');
+    mkdirSync(official);
+    for (const f of readdirSync(lvDir).filter((f) => f !== 'lv_loss.csv')) copyFileSync(join(lvDir, f), join(official, f));
+    const datasetDir = join(repo, 'datasets', 'Covid19');
+    mkdirSync(datasetDir, { recursive: true });
+    expect(findContrastiveLabelsDir({ layout: 'lvit', dir: datasetDir })).toBe(official);
+    expect(findContrastiveLabelsDir({ layout: 'staged', dir: '/data/qata' })).toBe('/data/qata/lv_loss');
+    const fromXlsx = await loadContrastiveLabels(official, 32);
+    const fromCsv = await loadContrastiveLabels(lvDir, 32);
+    expect(fromXlsx).toEqual(fromCsv);
+    expect(() => findContrastiveLabelsDir({ layout: 'lvit', dir: join(tempDir('lv-none'), 'Covid19') })).toThrow(
+      /no LViT contrastive labels for the LV loss: none of .*Covid19\/LV_loss\/LV_loss\.xlsx, .*LV_loss\.xlsx exists/,
+    );
+  });
+
   test('names the file and the problem on bad input', async () => {
     const empty = tempDir('lv-none');
-    await expect(loadContrastiveLabels(empty, 64)).rejects.toThrow(/lv_loss\.csv: missing/);
+    await expect(loadContrastiveLabels(empty, 64)).rejects.toThrow(/lv_loss\.csv: missing, and so is .*LV_loss\.xlsx/);
     const missing = tempDir('lv-missing');
     writeFileSync(join(missing, 'lv_loss.csv'), 'image,text\nfig1.png,some text\n');
     await expect(loadContrastiveLabels(missing, 64)).rejects.toThrow(/fig1\.png: contrastive label listed in .* is missing/);

@@ -88,8 +88,11 @@ describe('staged MoNuSeg bad input', () => {
     await expect(load(root)).rejects.toThrow(/text\.csv line \d+: split "testing" is not train, val or test/);
   });
 
-  test('no dataset under the root', async () => {
-    await expect(load(tempDir('empty'))).rejects.toThrow(/no staged monuseg dataset: none of .*monuseg\/text\.csv/);
+  test('no dataset under the root: the error names what each layout looks for', async () => {
+    await expect(load(tempDir('empty'))).rejects.toThrow(
+      /no monuseg dataset under .*: looked for the staged layout \(.*monuseg\/text\.csv, .*\/text\.csv\) and the official LViT layout \(.*\/Train_Folder, .*MoNuSeg\/Train_Folder, .*\); pass --data-root DIR \(and --layout staged\|lvit to force one\)/,
+    );
+    await expect(load(tempDir('empty'), { layout: 'staged' })).rejects.toThrow(/no staged monuseg dataset: none of .*monuseg\/text\.csv/);
   });
 });
 
@@ -178,8 +181,54 @@ describe('LViT layout bad input', () => {
 
   test('not an LViT folder', async () => {
     await expect(loadDataset({ dataset: 'monuseg', layout: 'lvit', root: tempDir('empty'), imageSize: 4 })).rejects.toThrow(
-      /no LViT-layout monuseg folder: none of .*Train_Folder.*MoNuSeg\/Train_Folder exists/,
+      /no LViT-layout monuseg folder: none of .*Train_Folder.*MoNuSeg\/Train_Folder, .* exists/,
     );
+  });
+});
+
+describe('text and folder edge cases', () => {
+  test('an empty sentence in text.csv is an error naming the file and line (as the .xlsx reader does)', async () => {
+    const { root, dir } = await monuseg();
+    const path = join(dir, 'text.csv');
+    writeFileSync(path, readFileSync(path, 'utf8').replace(/^b\.png,[^\n]*,train$/m, 'b.png,"  ",train'));
+    await expect(load(root)).rejects.toThrow(/text\.csv line 3: empty text for b\.png/);
+  });
+
+  test('an empty sentence in a QaTa text table is an error too', async () => {
+    const root = tempDir('err-qata');
+    const { dir } = await makeStagedQata(root);
+    const path = join(dir, 'text_test_sgseg.csv');
+    writeFileSync(path, readFileSync(path, 'utf8').replace(/^(sub-S1_ses-E2\.png,mask_sub-S1_ses-E2\.png,)(?:"[^"]*"|[^,]*),/m, '$1,'));
+    await expect(loadDataset({ dataset: 'qata', root, imageSize: 4, useCache: false })).rejects.toThrow(
+      /text_test_sgseg\.csv line 3: empty text for sub-S1_ses-E2\.png/,
+    );
+  });
+
+  test('non-image files in image and mask folders are ignored and named in a note (staged and LViT layouts)', async () => {
+    const { root, dir } = await monuseg();
+    const clean = await load(root);
+    for (const name of ['README.txt', 'Thumbs.db', '.DS_Store']) writeFileSync(join(dir, 'train', 'images', name), 'not an image');
+    writeFileSync(join(dir, 'val', 'masks', 'notes.md'), '# masks');
+    const ds = await load(root);
+    expect(ds.train.ids).toEqual(clean.train.ids);
+    expect(ds.notes).toContainEqual(expect.stringMatching(/train\/images: ignored 3 file\(s\) that are not images: \.DS_Store, README\.txt, Thumbs\.db/));
+    expect(ds.notes).toContainEqual(expect.stringMatching(/val\/masks: ignored 1 file\(s\) that are not images: notes\.md/));
+
+    // A cached load lists the folder again: a README.txt added after the cache was written is named too.
+    const cacheDir = tempDir('err-cache');
+    const { root: cachedRoot, dir: cachedDir } = await monuseg();
+    await load(cachedRoot, { useCache: true, cacheDir });
+    writeFileSync(join(cachedDir, 'test', 'images', 'README.txt'), 'later');
+    const again = await load(cachedRoot, { useCache: true, cacheDir });
+    expect(again.cache?.hit).toBe(true);
+    expect(again.notes).toContainEqual(expect.stringMatching(/test\/images: ignored 1 file\(s\) that are not images: README\.txt/));
+
+    const lvitRoot = tempDir('err-lvit');
+    const lvitDir = await makeLViTQata(lvitRoot);
+    writeFileSync(join(lvitDir, 'Test_Folder', 'img', 'README.txt'), 'downloaded from ...');
+    const lvit = await loadDataset({ dataset: 'qata', layout: 'lvit', root: lvitRoot, imageSize: 4, useCache: false });
+    expect(lvit.test.size).toBe(2);
+    expect(lvit.notes).toContainEqual(expect.stringMatching(/Test_Folder\/img: ignored 1 file\(s\) that are not images: README\.txt/));
   });
 });
 

@@ -34,4 +34,5 @@ export {
 } from './label-fraction.js';
 export { makeSyntheticDataset, type SyntheticOptions } from './synthetic.js';
 export { writePng } from './png.js';
-export { loadContrastiveLabels, CONTRASTIVE_LABELS_CSV } from './contrastive.js';
+export { loadContrastiveLabels, findContrastiveLabelsDir, CONTRASTIVE_LABELS_CSV } from './contrastive.js';
+export { findDatasetSource, DATA_LAYOUTS, type DataLayout, type DatasetSource } from './layout.js';

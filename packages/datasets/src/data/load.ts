@@ -7,7 +7,9 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { decodeImageBytes, decodeMaskBytes, type ChannelOrder } from './decode.js';
+import { findDatasetSource, type DataLayout, type DatasetSource } from './layout.js';
 import { listLViTLayout } from './lvit-layout.js';
+import { inspectMaskLevels, notTwoLevelError, type MaskFinding } from './mask-levels.js';
 import { resolveCacheDir, resolveDataRoot } from './paths.js';
 import {
   datasetFromContent,
@@ -33,9 +35,10 @@ const DECODE_CONCURRENCY = 4;
 
 export interface LoadDatasetOptions {
   dataset: DatasetName;
-  /** Data root (staged: the folder with monuseg/ and qata/; lvit: the LViT dataset folder). Default: resolveDataRoot(). */
+  /** Data root (staged: the folder with monuseg/ and qata/; lvit: the LViT dataset folder or its parent). Default: resolveDataRoot(). */
   root?: string;
-  layout?: 'staged' | 'lvit';
+  /** Which layout the root holds; default 'auto' (detected, see layout.ts). */
+  layout?: DataLayout | 'auto';
   /** Square model input size (LViT: 224). */
   imageSize: number;
   cacheDir?: string;
@@ -48,30 +51,24 @@ export interface LoadDatasetOptions {
   qataTestText?: QataTestText;
   /** false: decode every time and write no file. Default true. */
   useCache?: boolean;
+  /** A mask that is not two-level (blurred, anti-aliased, JPEG) is an error naming the file, not a warning. Default false. */
+  strictMasks?: boolean;
   onProgress?: (done: number, total: number, what: string) => void;
 }
 
-/** The dataset folder for the staged layout: root/<dataset>, or root itself if it is that folder. */
-function stagedDatasetDir(root: string, dataset: DatasetName): string {
-  const marker = dataset === 'monuseg' ? 'text.csv' : 'splits.csv';
-  const candidates = [join(root, dataset), root];
-  const dir = candidates.find((d) => existsSync(join(d, marker)));
-  if (dir === undefined) {
-    throw new Error(`no staged ${dataset} dataset: none of ${candidates.map((d) => join(d, marker)).join(', ')} exists`);
-  }
-  return dir;
-}
-
-async function listSources(opts: LoadDatasetOptions, root: string, layout: 'staged' | 'lvit'): Promise<SourceListing> {
-  if (layout === 'lvit') return listLViTLayout(root, opts.dataset);
-  const dir = stagedDatasetDir(root, opts.dataset);
-  return opts.dataset === 'monuseg' ? listStagedMonuseg(dir) : listStagedQata(dir, opts.qataTestText ?? 'sgseg');
+function listSources(opts: LoadDatasetOptions, source: DatasetSource): SourceListing {
+  if (source.layout === 'lvit') return listLViTLayout(source.dir, opts.dataset);
+  return opts.dataset === 'monuseg' ? listStagedMonuseg(source.dir) : listStagedQata(source.dir, opts.qataTestText ?? 'sgseg');
 }
 
 /** Hashes every file it reads; checks each against MANIFEST.sha256 when the folder has one. */
 class FileReader {
   readonly hashes = new Map<string, string>();
   constructor(private readonly listing: SourceListing) {}
+
+  get datasetDir(): string {
+    return this.listing.datasetDir;
+  }
 
   async read(path: string): Promise<Uint8Array> {
     let bytes: Uint8Array;
@@ -105,19 +102,24 @@ interface PreparedSample {
   image: Uint8Array;
   /** The mask ({0,1} per pixel) packed 8 pixels per byte, LSB first. */
   maskBits: Uint8Array;
+  /** What its grey levels say, when they are not a clean {0, 255}. */
+  maskFinding?: MaskFinding;
 }
 
-async function prepareSample(s: SourceSample, reader: FileReader, size: number, order: ChannelOrder): Promise<PreparedSample> {
+async function prepareSample(s: SourceSample, reader: FileReader, size: number, order: ChannelOrder, strictMasks: boolean): Promise<PreparedSample> {
   const [imageBytes, maskBytes] = [await reader.read(s.imagePath), await reader.read(s.maskPath)];
   const image = await decodeImageBytes(imageBytes, s.imagePath, order);
   const mask = await decodeMaskBytes(maskBytes, s.maskPath);
   if (image.width !== mask.width || image.height !== mask.height) {
     throw new Error(`${s.maskPath}: mask is ${mask.width}x${mask.height} but image ${s.imagePath} is ${image.width}x${image.height}`);
   }
+  const maskFinding = inspectMaskLevels(mask.data, relative(reader.datasetDir, s.maskPath));
+  if (strictMasks && maskFinding?.kind === 'not-two-level') throw notTwoLevelError(maskFinding, reader.datasetDir);
   const resized = resizeLinearU8(image, size, size).data;
   return {
     image: isGrey(resized) ? firstChannel(resized) : resized,
     maskBits: packMaskBits([thresholdMask(resizeLinearU8(mask, size, size).data)], size * size),
+    maskFinding,
   };
 }
 
@@ -164,6 +166,7 @@ class SplitBuilder {
   readonly grey: Uint8Array;
   readonly maskBits: Uint8Array;
   readonly colour = new Map<number, Uint8Array>();
+  readonly maskFindings = new Map<number, MaskFinding>();
 
   constructor(
     readonly split: SplitName,
@@ -179,6 +182,7 @@ class SplitBuilder {
     const pixels = this.size * this.size;
     if (p.image.length === pixels) this.grey.set(p.image, k * pixels);
     else this.colour.set(k, p.image);
+    if (p.maskFinding !== undefined) this.maskFindings.set(k, p.maskFinding);
     for (let i = 0; i < pixels; i++) {
       if ((p.maskBits[i >> 3] >> (i & 7)) & 1) {
         const b = k * pixels + i;
@@ -199,7 +203,8 @@ class SplitBuilder {
       }
     }
     const { split, samples, size } = this;
-    return { split, ids: samples.map((s) => s.id), texts: samples.map((s) => s.text), height: size, width: size, storedChannels, images, maskBits: this.maskBits };
+    const maskFindings = [...this.maskFindings.entries()].sort((a, b) => a[0] - b[0]).map(([, f]) => f); // sample order, not decode order
+    return { split, ids: samples.map((s) => s.id), texts: samples.map((s) => s.text), height: size, width: size, storedChannels, images, maskBits: this.maskBits, maskFindings };
   }
 }
 
@@ -218,7 +223,7 @@ async function prepareContent(
   for (const split of SPLIT_NAMES) {
     const builder = (builders[split] = new SplitBuilder(split, listing.splits[split], opts.imageSize));
     await mapPool(listing.splits[split], DECODE_CONCURRENCY, async (s, k) => {
-      builder.put(k, await prepareSample(s, reader, opts.imageSize, order));
+      builder.put(k, await prepareSample(s, reader, opts.imageSize, order, opts.strictMasks === true));
       opts.onProgress?.(++done, total, `${split}/${s.id}`);
     });
   }
@@ -232,7 +237,6 @@ async function prepareContent(
 function validateOptions(opts: LoadDatasetOptions): void {
   if (opts.dataset !== 'monuseg' && opts.dataset !== 'qata') throw new Error(`unknown dataset "${String(opts.dataset)}" (monuseg, qata)`);
   if (!Number.isInteger(opts.imageSize) || opts.imageSize < 1) throw new Error(`imageSize must be a positive integer, got ${opts.imageSize}`);
-  if (opts.layout !== undefined && opts.layout !== 'staged' && opts.layout !== 'lvit') throw new Error(`unknown layout "${String(opts.layout)}" (staged, lvit)`);
   if (opts.channelOrder !== undefined && opts.channelOrder !== 'bgr' && opts.channelOrder !== 'rgb') {
     throw new Error(`channelOrder must be bgr or rgb, got "${String(opts.channelOrder)}"`);
   }
@@ -250,9 +254,9 @@ function validateOptions(opts: LoadDatasetOptions): void {
  */
 export async function loadDataset(opts: LoadDatasetOptions): Promise<PreparedDataset> {
   validateOptions(opts);
-  const layout = opts.layout ?? 'staged';
-  const root = resolveDataRoot(opts.root);
-  const full = await listSources(opts, root, layout);
+  const source = findDatasetSource(resolveDataRoot(opts.root), opts.dataset, opts.layout ?? 'auto');
+  const { layout } = source;
+  const full = listSources(opts, source);
   const limitSeed = opts.limitSeed ?? DEFAULT_LIMIT_SEED;
   const listing: SourceListing = {
     ...full,
@@ -285,25 +289,34 @@ export async function loadDataset(opts: LoadDatasetOptions): Promise<PreparedDat
   };
 
   if (opts.useCache === false) {
-    return datasetFromContent(await prepareContent(opts, listing, settings, notes));
+    return datasetFromContent(await prepareContent(opts, listing, settings, notes), undefined, listing.datasetDir);
   }
   const inputKey = listing.manifest !== undefined ? sha256Hex(listing.manifest.text) : statKey(listing);
   const key = sha256Hex(JSON.stringify({ format: PREPARED_FORMAT, inputKey, settings }));
   const cachePath = join(resolveCacheDir(opts.cacheDir), 'prepared', `${opts.dataset}-${layout}-${opts.imageSize}px-${key.slice(0, 16)}.lvitds`);
   let rebuildNote: string | undefined;
+  let cached: PreparedContent | undefined;
   if (existsSync(cachePath)) {
     try {
       const content = readPreparedFile(cachePath);
       const total = SPLIT_NAMES.reduce((n, s) => n + content.splits[s].ids.length, 0);
       opts.onProgress?.(total, total, `cache ${cachePath}`);
-      return datasetFromContent(content, { path: cachePath, hit: true });
+      cached = content;
     } catch (err) {
       rebuildNote = `Prepared file was unreadable and has been rebuilt: ${(err as Error).message}`;
     }
   }
+  if (cached !== undefined) {
+    if (opts.strictMasks === true) {
+      const finding = SPLIT_NAMES.flatMap((s) => cached.splits[s].maskFindings).find((f) => f.kind === 'not-two-level');
+      if (finding !== undefined) throw notTwoLevelError(finding, listing.datasetDir);
+    }
+    // This listing's notes, not the stored ones: files the key does not cover (an ignored README.txt) may have changed.
+    return datasetFromContent({ ...cached, notes }, { path: cachePath, hit: true }, listing.datasetDir);
+  }
   const content = await prepareContent(opts, listing, settings, notes);
   writePreparedFile(cachePath, content);
-  const dataset = datasetFromContent(content, { path: cachePath, hit: false });
+  const dataset = datasetFromContent(content, { path: cachePath, hit: false }, listing.datasetDir);
   // The rebuild is news for this load only; the file itself does not carry it.
   return rebuildNote === undefined ? dataset : { ...dataset, notes: [...dataset.notes, rebuildNote] };
 }

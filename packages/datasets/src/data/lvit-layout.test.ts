@@ -1,21 +1,22 @@
 /** The official LViT folder layout, on tiny generated fixtures (names from LViT's real workbooks). */
 import { join } from 'node:path';
-import readXlsxFile from 'read-excel-file/node';
 import { describe, expect, test } from 'vitest';
 import { loadDataset } from './load.js';
 import { resolveDataRoot } from './paths.js';
 import { resizeLinearU8, thresholdMask } from './resize.js';
+import { readXlsxFirstSheet } from './xlsx.js';
 import { makeLViTMonuseg, makeLViTQata, patternImage, patternMask, tempDir, writeXlsx } from './test-fixtures.js';
 
 const rawDir = join(resolveDataRoot(), 'monuseg', 'raw');
 
-async function workbookNames(split: 'Train' | 'Val' | 'Test'): Promise<string[]> {
-  const rows = await readXlsxFile(join(rawDir, `${split}_text.xlsx`));
-  return rows.slice(1).map((r) => String(r[0]));
+function workbookNames(split: 'Train' | 'Val' | 'Test'): string[] {
+  return readXlsxFirstSheet(join(rawDir, `${split}_text.xlsx`))
+    .slice(1)
+    .map((r) => r.cells[0]);
 }
 
 describe('LViT layout: MoNuSeg with the real workbooks', async () => {
-  const names = { train: await workbookNames('Train'), val: await workbookNames('Val'), test: await workbookNames('Test') };
+  const names = { train: workbookNames('Train'), val: workbookNames('Val'), test: workbookNames('Test') };
   const root = tempDir('lvit-monuseg');
   const dir = await makeLViTMonuseg(root, rawDir, names);
   const cacheDir = tempDir('lvit-cache');

@@ -7,13 +7,11 @@
  * QaTa (LViT's "Covid19"): mask = mask_<image name>; one Train_Folder/Train_Val_text.xlsx serves
  * train and val (as train_model.py reads it); Test_Folder/Test_text.xlsx for test.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import readXlsxFile from 'read-excel-file/node';
 import type { SplitName } from './prepared.js';
 import {
-  IMAGE_EXTENSIONS,
-  listFiles,
+  listImageFiles,
   requireNonEmpty,
   requireUniqueIds,
   stem,
@@ -21,6 +19,7 @@ import {
   type SourceListing,
   type SourceSample,
 } from './sources.js';
+import { readXlsxFirstSheet } from './xlsx.js';
 
 const FOLDER: Record<SplitName, string> = { train: 'Train_Folder', val: 'Val_Folder', test: 'Test_Folder' };
 const TITLE: Record<SplitName, string> = { train: 'Train', val: 'Val', test: 'Test' };
@@ -30,46 +29,29 @@ interface TextRow {
   where: string;
 }
 
-/** Read an LViT text workbook: sheet 1, header row with `Image` and `Description`. */
-export async function readLViTWorkbook(path: string): Promise<Map<string, TextRow>> {
-  let rows: unknown[][];
-  try {
-    rows = (await readXlsxFile(path)) as unknown[][];
-  } catch (err) {
-    throw new Error(`${path}: cannot read workbook (${(err as Error).message})`);
-  }
-  if (rows.length === 0) throw new Error(`${path}: empty workbook (expected a header row with Image, Description)`);
-  const header = rows[0].map((c) => String(c ?? '').trim());
-  const imageCol = header.indexOf('Image');
-  const textCol = header.indexOf('Description');
+/** Read an LViT text workbook: sheet 1, header row with `Image` and `Description`; messages give the sheet's row numbers. */
+export function readLViTWorkbook(path: string): Map<string, TextRow> {
+  const [header, ...rows] = readXlsxFirstSheet(path);
+  if (header === undefined) throw new Error(`${path}: empty workbook (expected a header row with Image, Description)`);
+  const names = header.cells.map((c) => c.trim());
+  const imageCol = names.indexOf('Image');
+  const textCol = names.indexOf('Description');
   if (imageCol < 0 || textCol < 0) {
     const missing = [imageCol < 0 ? 'Image' : '', textCol < 0 ? 'Description' : ''].filter(Boolean).join(', ');
-    throw new Error(`${path}: missing column(s) ${missing} (header has: ${header.join(', ')})`);
+    throw new Error(`${path}: missing column(s) ${missing} (header has: ${names.join(', ')})`);
   }
   const out = new Map<string, TextRow>();
-  rows.slice(1).forEach((row, k) => {
-    const where = `${path} row ${k + 2}`;
-    const image = String(row[imageCol] ?? '').trim();
-    const text = String(row[textCol] ?? '').trim();
-    if (image === '' && text === '') return; // trailing blank rows
+  for (const { row, cells } of rows) {
+    const where = `${path} row ${row}`;
+    const image = (cells[imageCol] ?? '').trim();
+    const text = (cells[textCol] ?? '').trim();
+    if (image === '' && text === '') continue; // rows with content in other columns only
     if (image === '') throw new Error(`${where}: empty Image cell`);
     if (text === '') throw new Error(`${where}: empty Description for ${image}`);
     if (out.has(image)) throw new Error(`${where}: duplicate row for ${image} (first at ${out.get(image)!.where})`);
     out.set(image, { text, where });
-  });
-  return out;
-}
-
-/** The LViT dataset folder under `root`: root itself, or a known sub-folder name. */
-export function findLViTDatasetDir(root: string, dataset: DatasetName): string {
-  const names = dataset === 'monuseg' ? ['', 'MoNuSeg'] : ['', 'Covid19', 'QaTa-COV19', 'QaTa'];
-  const tried: string[] = [];
-  for (const name of names) {
-    const dir = name === '' ? root : join(root, name);
-    if (existsSync(join(dir, FOLDER.train)) && statSync(join(dir, FOLDER.train)).isDirectory()) return dir;
-    tried.push(join(dir, FOLDER.train));
   }
-  throw new Error(`no LViT-layout ${dataset} folder: none of ${tried.join(', ')} exists`);
+  return out;
 }
 
 function maskNameFor(dataset: DatasetName, image: string): string {
@@ -85,8 +67,9 @@ function workbookCandidates(dir: string, dataset: DatasetName, split: SplitName)
   return [own];
 }
 
-export async function listLViTLayout(root: string, dataset: DatasetName): Promise<SourceListing> {
-  const dir = findLViTDatasetDir(root, dataset);
+/** List the LViT-layout dataset folder `dir` (the one holding {Train,Val,Test}_Folder; see layout.ts). */
+export function listLViTLayout(dir: string, dataset: DatasetName): SourceListing {
+  const notes = ['Read from the official LViT folder layout ({Train,Val,Test}_Folder/{img,labelcol} + text workbooks).'];
   const workbooks = new Map<string, Map<string, TextRow>>();
   const usedKeys = new Map<string, Set<string>>(); // workbook -> keys matched by an image
   const splitWorkbook = {} as Record<SplitName, string>;
@@ -96,7 +79,7 @@ export async function listLViTLayout(root: string, dataset: DatasetName): Promis
     if (path === undefined) throw new Error(`no text workbook for split ${split}: tried ${candidates.join(', ')}`);
     splitWorkbook[split] = path;
     if (!workbooks.has(path)) {
-      workbooks.set(path, await readLViTWorkbook(path));
+      workbooks.set(path, readLViTWorkbook(path));
       usedKeys.set(path, new Set());
     }
   }
@@ -105,9 +88,8 @@ export async function listLViTLayout(root: string, dataset: DatasetName): Promis
   for (const split of ['train', 'val', 'test'] as const) {
     const imgDir = join(dir, FOLDER[split], 'img');
     const maskDir = join(dir, FOLDER[split], 'labelcol');
-    const isImageFile = (f: string) => IMAGE_EXTENSIONS.has(f.slice(f.lastIndexOf('.')).toLowerCase());
-    const images = listFiles(imgDir, `${split} img`).filter(isImageFile);
-    const masks = new Set(listFiles(maskDir, `${split} labelcol`).filter(isImageFile));
+    const images = listImageFiles(imgDir, `${split} img`, notes);
+    const masks = new Set(listImageFiles(maskDir, `${split} labelcol`, notes));
     const book = workbooks.get(splitWorkbook[split])!;
     const matched = new Set<string>();
     for (const image of images) {
@@ -135,7 +117,7 @@ export async function listLViTLayout(root: string, dataset: DatasetName): Promis
     datasetDir: dir,
     splits,
     auxFiles: [...workbooks.keys()],
-    notes: ['Read from the official LViT folder layout ({Train,Val,Test}_Folder/{img,labelcol} + text workbooks).'],
+    notes,
   };
   requireNonEmpty(listing, { train: join(dir, FOLDER.train), val: join(dir, FOLDER.val), test: join(dir, FOLDER.test) });
   return listing;

@@ -6,18 +6,21 @@
  *   "LVITDS01" | uint32 header byte length | header JSON (utf8) | zero padding to 8 bytes | data
  * The data section holds, per split in header order, the images (uint8, HWC, `storedChannels`
  * channels: 1 when every image of the dataset is grey, replicated to 3 on read) and the masks
- * (1 bit per pixel, LSB first). The header has ids, texts, shapes, byte ranges, settings, notes,
- * the data manifest hash and a sha256 of the data section, so a copied file is checked on read.
+ * (1 bit per pixel, LSB first). The header has ids, texts, shapes, byte ranges, the per-file mask
+ * level findings (mask-levels.ts), settings, notes, the data manifest hash and a sha256 of the data
+ * section, so a copied file is checked on read.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { writeAll, writeFileAtomicWith, type ImageSample, type SegSample, type SegSplit } from '@lvit-bench/core';
+import { maskLevelMessages, type MaskFinding } from './mask-levels.js';
 
 export type SplitName = 'train' | 'val' | 'test';
 export const SPLIT_NAMES: readonly SplitName[] = ['train', 'val', 'test'];
 
 const MAGIC = 'LVITDS01';
-export const PREPARED_FORMAT = 'lvit-bench/prepared@1';
+/** @2: splits carry `maskFindings`. */
+export const PREPARED_FORMAT = 'lvit-bench/prepared@2';
 
 /** A dataset ready for training and evaluation at one image size. */
 export interface PreparedDataset {
@@ -30,6 +33,8 @@ export interface PreparedDataset {
   settings: Record<string, unknown>;
   /** Deviations and facts a report should state (e.g. QaTa val = 300 staged images). */
   notes: string[];
+  /** Problems with the input a user should see (masks that are not two-level), one per split at most. */
+  warnings: string[];
   /** Where the prepared file is and whether this load read it instead of decoding (absent for synthetic). */
   cache?: { path: string; hit: boolean };
 }
@@ -47,6 +52,8 @@ export interface SplitArrays {
   images: Uint8Array;
   /** [n * H * W] bits, LSB first: 1 = foreground. */
   maskBits: Uint8Array;
+  /** Masks of this split whose grey levels are not a clean {0, 255} (see mask-levels.ts). */
+  maskFindings: MaskFinding[];
 }
 
 /** uint8 -> [0,1] exactly as torchvision's to_tensor: float32(x) / 255. */
@@ -164,6 +171,7 @@ interface HeaderSplit {
   storedChannels: 1 | 3;
   images: { offset: number; length: number };
   maskBits: { offset: number; length: number };
+  maskFindings: MaskFinding[];
 }
 
 interface PreparedHeader {
@@ -201,7 +209,7 @@ export function writePreparedFile(path: string, content: PreparedContent): void 
     blocks.push(a.images, a.maskBits);
     hash.update(a.images);
     hash.update(a.maskBits);
-    splits.push({ split: name, ids: a.ids, texts: a.texts, height: a.height, width: a.width, storedChannels: a.storedChannels, images, maskBits });
+    splits.push({ split: name, ids: a.ids, texts: a.texts, height: a.height, width: a.width, storedChannels: a.storedChannels, images, maskBits, maskFindings: a.maskFindings });
   }
   const header: PreparedHeader = {
     format: PREPARED_FORMAT,
@@ -272,15 +280,24 @@ export function readPreparedFile(path: string): PreparedContent {
       storedChannels: s.storedChannels,
       images: view(s.images),
       maskBits: view(s.maskBits),
+      maskFindings: Array.isArray(s.maskFindings) ? s.maskFindings : fail(`split ${s.split}: no maskFindings`),
     };
   }
   for (const name of SPLIT_NAMES) if (splits[name] === undefined) fail(`split ${name} missing`);
   return { name: header.name, manifestHash: header.manifestHash, settings: header.settings, notes: header.notes, splits };
 }
 
-/** A PreparedDataset over prepared content. */
-export function datasetFromContent(content: PreparedContent, cache?: { path: string; hit: boolean }): PreparedDataset {
+/**
+ * A PreparedDataset over prepared content. The mask-level warnings and notes are derived here from
+ * the stored findings, so a load from the cache reports them exactly as the load that decoded;
+ * `datasetDir` (when known) turns the findings' relative paths into full ones.
+ */
+export function datasetFromContent(content: PreparedContent, cache?: { path: string; hit: boolean }, datasetDir?: string): PreparedDataset {
   const split = (name: SplitName) => new PreparedSplit(content.name, content.splits[name]);
+  const levels = SPLIT_NAMES.map((name) => {
+    const { maskFindings, ids } = content.splits[name];
+    return maskLevelMessages(name, maskFindings, ids.length, datasetDir);
+  });
   return {
     name: content.name,
     train: split('train'),
@@ -288,7 +305,8 @@ export function datasetFromContent(content: PreparedContent, cache?: { path: str
     test: split('test'),
     manifestHash: content.manifestHash,
     settings: content.settings,
-    notes: content.notes,
+    notes: [...content.notes, ...levels.flatMap((l) => l.notes)],
+    warnings: levels.flatMap((l) => l.warnings),
     ...(cache ? { cache } : {}),
   };
 }

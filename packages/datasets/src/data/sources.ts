@@ -41,13 +41,30 @@ export function byCodeUnit(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** Names of the regular files in `dir`; a clear error if it is missing. */
-export function listFiles(dir: string, what: string): string[] {
+function isImageFileName(name: string): boolean {
+  return !name.startsWith('.') && IMAGE_EXTENSIONS.has(extname(name).toLowerCase());
+}
+
+/**
+ * Names of the image files in `dir`, sorted; a clear error if the folder is missing. Other files
+ * (README.txt, Thumbs.db, .DS_Store, AppleDouble `._x.png`) are not samples: they are skipped and
+ * named in a note pushed to `notes`, so they neither fail the load nor vanish unmentioned.
+ */
+export function listImageFiles(dir: string, what: string, notes: string[]): string[] {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`${dir}: missing ${what} folder`);
-  return readdirSync(dir, { withFileTypes: true })
-    .filter((e) => e.isFile() && !e.name.startsWith('.'))
+  const files = readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isFile())
     .map((e) => e.name)
     .sort(byCodeUnit);
+  const others = files.filter((f) => !isImageFileName(f));
+  if (others.length > 0) {
+    const shown = others.length > 5 ? [...others.slice(0, 5), `... (${others.length - 5} more)`] : others;
+    notes.push(
+      `${dir}: ignored ${others.length} file(s) that are not images: ${shown.join(', ')} ` +
+        `(images are ${[...IMAGE_EXTENSIONS].join(', ')}, not hidden).`,
+    );
+  }
+  return files.filter(isImageFileName);
 }
 
 export function readManifest(datasetDir: string): SourceListing['manifest'] {

@@ -7,7 +7,16 @@
 import { join } from 'node:path';
 import { readCsvTable } from './csv.js';
 import { SPLIT_NAMES, type SplitName } from './prepared.js';
-import { listFiles, readManifest, requireNonEmpty, requireUniqueIds, stem, type SourceListing, type SourceSample } from './sources.js';
+import { listImageFiles, readManifest, requireNonEmpty, requireUniqueIds, stem, type SourceListing, type SourceSample } from './sources.js';
+
+/** The image name and sentence of a text-table row; an empty one is an error naming the row. */
+function textRow(values: Record<string, string>, where: string): { image: string; text: string } {
+  const image = values.image.trim();
+  const text = values.text.trim();
+  if (image === '') throw new Error(`${where}: empty image name`);
+  if (text === '') throw new Error(`${where}: empty text for ${image}`);
+  return { image, text };
+}
 
 function parseSplit(value: string, where: string): SplitName {
   const v = value.trim();
@@ -19,18 +28,20 @@ export function listStagedMonuseg(datasetDir: string): SourceListing {
   const csvPath = join(datasetDir, 'text.csv');
   const table = readCsvTable(csvPath, ['image', 'text', 'split']);
   const splits: Record<SplitName, SourceSample[]> = { train: [], val: [], test: [] };
+  const notes = ['MoNuSeg: LViT split 24/6/14; test images are lossless PNG conversions of LViT\'s TIFFs (pixel-identical).'];
   const rowsBySplit: Record<SplitName, Map<string, { text: string; line: number }>> = { train: new Map(), val: new Map(), test: new Map() };
   for (const { line, values } of table.rows) {
-    const split = parseSplit(values.split, `${csvPath} line ${line}`);
-    const image = values.image.trim();
-    if (rowsBySplit[split].has(image)) throw new Error(`${csvPath} line ${line}: duplicate row for ${image}`);
-    rowsBySplit[split].set(image, { text: values.text.trim(), line });
+    const where = `${csvPath} line ${line}`;
+    const split = parseSplit(values.split, where);
+    const { image, text } = textRow(values, where);
+    if (rowsBySplit[split].has(image)) throw new Error(`${where}: duplicate row for ${image}`);
+    rowsBySplit[split].set(image, { text, line });
   }
   for (const split of SPLIT_NAMES) {
     const imageDir = join(datasetDir, split, 'images');
     const maskDir = join(datasetDir, split, 'masks');
-    const images = new Set(listFiles(imageDir, `${split} images`));
-    const masks = new Set(listFiles(maskDir, `${split} masks`));
+    const images = new Set(listImageFiles(imageDir, `${split} images`, notes));
+    const masks = new Set(listImageFiles(maskDir, `${split} masks`, notes));
     for (const [image, { text, line }] of rowsBySplit[split]) {
       if (!images.has(image)) throw new Error(`${csvPath} line ${line}: text row for ${image} but no image ${join(imageDir, image)}`);
       if (!masks.has(image)) throw new Error(`${join(maskDir, image)}: missing mask for image ${join(imageDir, image)}`);
@@ -49,7 +60,7 @@ export function listStagedMonuseg(datasetDir: string): SourceListing {
     splits,
     auxFiles: [csvPath],
     manifest: readManifest(datasetDir),
-    notes: ['MoNuSeg: LViT split 24/6/14; test images are lossless PNG conversions of LViT\'s TIFFs (pixel-identical).'],
+    notes,
   };
   requireNonEmpty(listing, { train: csvPath, val: csvPath, test: csvPath });
   return listing;
@@ -69,13 +80,14 @@ export function listStagedQata(datasetDir: string, testText: QataTestText): Sour
   for (const path of [trainValPath, testPath]) {
     for (const { line, values } of readCsvTable(path, ['image', 'text', 'split']).rows) {
       const where = `${path} line ${line}`;
-      const image = values.image.trim();
+      const { image, text } = textRow(values, where);
       if (texts.has(image)) throw new Error(`${where}: duplicate text row for ${image} (first in ${texts.get(image)!.where})`);
-      texts.set(image, { text: values.text.trim(), split: parseSplit(values.split, where), where });
+      texts.set(image, { text, split: parseSplit(values.split, where), where });
     }
   }
-  const images = new Set(listFiles(imageDir, 'images'));
-  const masks = new Set(listFiles(maskDir, 'masks'));
+  const notes: string[] = [];
+  const images = new Set(listImageFiles(imageDir, 'images', notes));
+  const masks = new Set(listImageFiles(maskDir, 'masks', notes));
   const splits: Record<SplitName, SourceSample[]> = { train: [], val: [], test: [] };
   const known = new Set<string>();
   const unstaged: Record<SplitName, number> = { train: 0, val: 0, test: 0 };
@@ -106,13 +118,13 @@ export function listStagedQata(datasetDir: string, testText: QataTestText): Sour
   }
   for (const split of SPLIT_NAMES) requireUniqueIds(splits[split], imageDir);
 
-  const notes = [
+  notes.push(
     'QaTa train/val text: SGSeg-normalised captions (text_trainval.csv), not LViT\'s verbatim train text (not public).',
     testText === 'lvit'
       ? 'QaTa test text: verbatim LViT sentences (text.csv); their style differs from the SGSeg-style train text.'
       : 'QaTa test text: SGSeg-normalised captions (text_test_sgseg.csv), same style as the train text.',
     'QaTa train/val partition: SGSeg\'s positional 80/20 split (5716/1429); identity with LViT\'s partition is unverified.',
-  ];
+  );
   for (const split of SPLIT_NAMES) {
     if (unstaged[split] > 0) {
       const kept = splits[split].length;

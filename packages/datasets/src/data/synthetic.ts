@@ -82,7 +82,7 @@ function makeSplit(split: SplitName, n: number, size: number, seed: number): Spl
     ids.push(`syn-${split}-${String(k).padStart(4, '0')}`);
     texts.push(`${COUNT_WORDS[count - 1]} ${count === 1 ? 'nucleus' : 'nuclei'} in the ${region.name}.`);
   }
-  return { split, ids, texts, height: size, width: size, storedChannels: 3, images, maskBits: packMaskBits(masks, pixels) };
+  return { split, ids, texts, height: size, width: size, storedChannels: 3, images, maskBits: packMaskBits(masks, pixels), maskFindings: [] };
 }
 
 /** A deterministic synthetic PreparedDataset (name 'synthetic'); same options give the same bytes. */

@@ -81,12 +81,18 @@ function xmlEscape(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-/** Write a one-sheet xlsx whose cells are the given strings. */
+/** Write a one-sheet xlsx whose cells are the given strings (inline strings). */
 export function writeXlsx(path: string, rows: string[][]): void {
   const col = (j: number) => String.fromCharCode(65 + j);
   const sheetRows = rows
     .map((row, i) => `<row r="${i + 1}">${row.map((v, j) => `<c r="${col(j)}${i + 1}" t="inlineStr"><is><t>${xmlEscape(v)}</t></is></c>`).join('')}</row>`)
     .join('');
+  writeXlsxXml(path, sheetRows);
+}
+
+/** Write a one-sheet xlsx from raw `<sheetData>` XML and, when given, a shared-string table (raw `<si>` items). */
+export function writeXlsxXml(path: string, sheetData: string, sharedStringItems?: string[]): void {
+  const main = 'http://schemas.openxmlformats.org/spreadsheetml/2006/main';
   const files: Record<string, string> = {
     '[Content_Types].xml':
       '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">' +
@@ -97,15 +103,16 @@ export function writeXlsx(path: string, rows: string[][]): void {
       '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">' +
       '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>',
     'xl/workbook.xml':
-      '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" ' +
+      `<?xml version="1.0" encoding="UTF-8" standalone="yes"?><workbook xmlns="${main}" ` +
       'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>',
     'xl/_rels/workbook.xml.rels':
       '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">' +
       '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>',
-    'xl/worksheets/sheet1.xml':
-      '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">' +
-      `<sheetData>${sheetRows}</sheetData></worksheet>`,
+    'xl/worksheets/sheet1.xml': `<?xml version="1.0" encoding="UTF-8" standalone="yes"?><worksheet xmlns="${main}"><sheetData>${sheetData}</sheetData></worksheet>`,
   };
+  if (sharedStringItems !== undefined) {
+    files['xl/sharedStrings.xml'] = `<?xml version="1.0" encoding="UTF-8" standalone="yes"?><sst xmlns="${main}">${sharedStringItems.join('')}</sst>`;
+  }
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, zipStored(Object.entries(files).map(([name, text]) => ({ name, data: Buffer.from(text, 'utf8') }))));
 }
