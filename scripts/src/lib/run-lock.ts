@@ -17,6 +17,11 @@ export interface LockOwner {
   startedAt: string;
 }
 
+/** The run folder is locked by another writer (or a lock that cannot be checked from here): leave the run to it. */
+export class RunBusyError extends Error {
+  override name = 'RunBusyError';
+}
+
 export interface LockDeps {
   pid: number;
   host: string;
@@ -60,11 +65,12 @@ export function acquireRunLock(dir: string, deps: Partial<LockDeps> = {}): () =>
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const owner = readOwner(path);
-      if (!owner) throw new Error(`${path}: the run folder is locked by a lock file that cannot be read; if no process writes this run, delete the file`);
+      // Unreadable: perhaps just created by a writer that has not written its owner yet.
+      if (!owner) throw new RunBusyError(`${path}: the run folder is locked by a lock file that cannot be read; if no process writes this run, delete the file`);
       if (owner.host !== d.host) {
-        throw new Error(`${path}: the run is being written by ${describe(owner)}; if that machine no longer runs it, delete the lock file`);
+        throw new RunBusyError(`${path}: the run is being written by ${describe(owner)}; if that machine no longer runs it, delete the lock file`);
       }
-      if (d.alive(owner.pid)) throw new Error(`${path}: the run is being written by ${describe(owner)}; wait for it or stop that process`);
+      if (d.alive(owner.pid)) throw new RunBusyError(`${path}: the run is being written by ${describe(owner)}; wait for it or stop that process`);
       // Stale: keep it beside the folder's files for the record, then try again.
       const stale = `${path}.stale-${owner.pid}`;
       try {
