@@ -117,6 +117,7 @@ export async function reproduce(
   if (!shardFlag && flags['no-report'] !== true) {
     const outDir = resolve(stringFlag(flags, 'site-dir') ?? join(root, 'site'));
     const report = await buildReport({ runsDir: runsRoot, outDir, profile: profile.name });
+    for (const dir of report.removedLeftovers) log(`removed ${dir}, left by a report build that was killed`);
     log(`report written to ${report.indexHtml}`);
   }
   if (counts.failed > 0) throw new Error(`${counts.failed} run(s) failed; completed runs are kept, re-run to retry the rest`);
