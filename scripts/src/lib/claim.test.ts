@@ -41,11 +41,11 @@ describe('claimRun', () => {
   it('leaves a run whose lock a live process holds to that process, naming it', () => {
     const dir = runFolder();
     mkdirSync(dir);
-    const owner = { pid: process.pid, host: hostname(), startedAt: '2026-01-01T00:00:00.000Z' };
+    const owner = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString() };
     writeFileSync(join(dir, LOCK_FILE), JSON.stringify(owner));
     const claim = claimRun(dir);
     expect(claim.status).toBe('busy');
-    expect(claim.status === 'busy' && claim.reason).toMatch(`the run is being written by pid ${process.pid} on ${hostname()}, started 2026-01-01`);
+    expect(claim.status === 'busy' && claim.reason).toMatch(`the run is being written by pid ${process.pid} on ${hostname()}, started ${owner.startedAt}`);
     expect(JSON.parse(readFileSync(join(dir, LOCK_FILE), 'utf8'))).toEqual(owner); // untouched
   });
 
