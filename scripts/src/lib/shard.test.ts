@@ -81,7 +81,7 @@ describe.each([
   const largestGroup = Math.max(...groups.map((g) => g.reduce((t, s) => t + cost(s), 0)));
   const total = matrix.reduce((t, s) => t + cost(s), 0);
 
-  it.each([1, 2, 3, 4, 8])('in %i shards: every run once, dependencies together, balanced, the same on every call', (count) => {
+  it.each([1, 2, 3, 4, 5, 6, 7, 8])('in %i shards: every run once, dependencies together, balanced, the same on every call', (count) => {
     const shards = Array.from({ length: count }, (_, k) => selectShard(quickProfile, matrix, { index: k + 1, count }));
     const assigned = shards.flatMap((s) => s.items.map(id));
     expect(assigned.sort()).toEqual(matrix.map(id).sort());
