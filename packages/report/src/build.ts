@@ -1,6 +1,6 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildFindings, type Finding } from './findings.js';
 import { renderPage } from './html.js';
@@ -12,8 +12,11 @@ import { buildAblation, buildSemiComparisons, semiToMarkdown } from './semi.js';
 import { buildComparisonTables, tablesToCsv, tablesToMarkdown, type DatasetTable } from './tables.js';
 
 export interface BuildReportOptions {
-  /** Root the reproduce pipeline writes to (runs/<profile>/<dataset>/<model>/f<ratio>/s<seed>/result.json). */
-  runsDir: string;
+  /**
+   * Root the reproduce pipeline writes to (runs/<profile>/<dataset>/<model>/f<ratio>/s<seed>/result.json),
+   * or several to merge into one report (see loadRuns for runs found in more than one).
+   */
+  runsDir: string | readonly string[];
   /** Site folder; replaced as a whole. An existing folder must be one this function wrote. */
   outDir: string;
   /** Only runs of this profile. */
@@ -34,11 +37,16 @@ export interface BuildReportOutcome {
   runs: LoadedRun[];
   skipped: SkippedFile[];
   warnings: string[];
+  /** Staging folders of earlier builds that were killed mid-way, deleted by this one. */
+  removedLeftovers: string[];
 }
 
 /** Datasets this project reproduces: their published numbers are shown even without runs. */
 const REPRODUCED_DATASETS = ['monuseg', 'qata'];
 const SITE_MARKER = '.lvit-bench-report';
+/** Sibling folders a build works in: `<site>.tmp-<pid>-<ms>` while assembling, `<site>.old-<pid>-<ms>` while swapping. */
+const STAGING_MARK = '.tmp-';
+const SWAP_MARK = '.old-';
 const MAX_LOG_BYTES = 5 * 1024 * 1024;
 const ASSETS_DIR = fileURLToPath(new URL('../assets/', import.meta.url));
 
@@ -49,14 +57,16 @@ const ASSETS_DIR = fileURLToPath(new URL('../assets/', import.meta.url));
  * never sees half a site.
  */
 export async function buildReport(opts: BuildReportOptions): Promise<BuildReportOutcome> {
-  const runsDir = resolve(opts.runsDir);
+  const runsDirs = (typeof opts.runsDir === 'string' ? [opts.runsDir] : opts.runsDir).map((d) => resolve(d));
   const outDir = resolve(opts.outDir);
   assertReplaceable(outDir);
+  const removedLeftovers = removeAbandonedBuilds(outDir);
   const title = opts.title ?? 'LViT reproduction report';
   const generatedAt = (opts.now ?? new Date()).toISOString();
-  const runsLabel = relative(dirname(outDir), runsDir) || '.';
+  const runsRootLabels = new Map(runsDirs.map((d) => [d, relative(dirname(outDir), d) || '.']));
+  const runsLabel = [...new Set(runsRootLabels.values())].join(', ');
 
-  const { runs, skipped } = loadRuns(runsDir, { profile: opts.profile });
+  const { runs, skipped } = loadRuns(runsDirs, { profile: opts.profile });
   const tables = buildComparisonTables(runs);
   const findings = buildFindings(tables);
   const publishedOnly: DatasetTable[] = REPRODUCED_DATASETS.filter((d) => !tables.some((t) => t.dataset === d)).map((d) => ({
@@ -66,7 +76,7 @@ export async function buildReport(opts: BuildReportOptions): Promise<BuildReport
     published: publishedForDataset(d),
   }));
 
-  const staging = `${outDir}.tmp-${process.pid}-${Date.now()}`;
+  const staging = `${outDir}${STAGING_MARK}${process.pid}-${Date.now()}`;
   mkdirSync(staging, { recursive: true });
   try {
     copyStaticAssets(staging);
@@ -75,12 +85,13 @@ export async function buildReport(opts: BuildReportOptions): Promise<BuildReport
     const semi = buildSemiComparisons(tables, runs);
     const ablation = buildAblation(tables, runs);
     const results = buildResultsJson({ title, generatedAt, profileFilter: opts.profile ?? null, tables, runs, findings });
-    const hideRoot = (text: string) => text.split(runsDir + sep).join(`${runsLabel}/`);
+    const hideRoot = (text: string) => [...runsRootLabels].reduce((t, [dir, label]) => t.split(dir + sep).join(`${label}/`), text);
     const warnings = qualWarnings.map(hideRoot);
     const html = renderPage({
       title,
       generatedAt,
       runsLabel,
+      runsRootLabels,
       profileFilter: opts.profile ?? null,
       tables,
       publishedOnly,
@@ -100,7 +111,7 @@ export async function buildReport(opts: BuildReportOptions): Promise<BuildReport
     writeFileSync(join(staging, 'tables.md'), [tablesToMarkdown(tables, { title }), semiToMarkdown(semi, ablation)].filter(Boolean).join('\n'));
     writeFileSync(join(staging, SITE_MARKER), 'Written by @lvit-bench/report; this folder is replaced on every build.\n');
     swapIn(staging, outDir);
-    return { indexHtml: join(outDir, 'index.html'), outDir, tables, findings, runs, skipped, warnings };
+    return { indexHtml: join(outDir, 'index.html'), outDir, tables, findings, runs, skipped, warnings, removedLeftovers };
   } catch (err) {
     rmSync(staging, { recursive: true, force: true });
     throw err;
@@ -116,8 +127,36 @@ function assertReplaceable(outDir: string): void {
   }
 }
 
+/**
+ * Delete the staging and swap folders of builds into `outDir` that were killed before cleaning up
+ * (their pid no longer runs here); a live build's are left alone. They hold only derived files.
+ */
+function removeAbandonedBuilds(outDir: string): string[] {
+  const parent = dirname(outDir);
+  const prefixes = [STAGING_MARK, SWAP_MARK].map((mark) => basename(outDir) + mark);
+  const removed: string[] = [];
+  for (const entry of existsSync(parent) ? readdirSync(parent, { withFileTypes: true }) : []) {
+    const prefix = prefixes.find((p) => entry.name.startsWith(p));
+    const pid = prefix && /^(\d+)-\d+$/.exec(entry.name.slice(prefix.length))?.[1];
+    if (!entry.isDirectory() || !pid || isRunning(Number(pid))) continue;
+    rmSync(join(parent, entry.name), { recursive: true, force: true });
+    removed.push(join(parent, entry.name));
+  }
+  return removed;
+}
+
+/** Whether a process with this pid runs on this machine (signal 0 checks without sending). */
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 function swapIn(staging: string, outDir: string): void {
-  const old = `${outDir}.old-${process.pid}-${Date.now()}`;
+  const old = `${outDir}${SWAP_MARK}${process.pid}-${Date.now()}`;
   if (existsSync(outDir)) renameSync(outDir, old);
   renameSync(staging, outDir);
   rmSync(old, { recursive: true, force: true });

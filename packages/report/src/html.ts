@@ -14,8 +14,10 @@ export { esc, formatDuration } from './html-util.js';
 export interface PageModel {
   title: string;
   generatedAt: string;
-  /** The runs root as the reader should see it (relative to the repo when possible). */
+  /** The runs root as the reader should see it (relative to the repo when possible); several are comma-separated. */
   runsLabel: string;
+  /** Each runs root (absolute, as in LoadedRun.runsRoot) as the reader should see it. */
+  runsRootLabels: ReadonlyMap<string, string>;
   profileFilter: string | null;
   tables: DatasetTable[];
   /** Published reference tables for datasets without runs (shown when nothing else is). */

@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import type { RunResult } from '@lvit-bench/core';
 
 /** One result file that passed validation, with where it lives and how the page refers to it. */
@@ -7,7 +8,9 @@ export interface LoadedRun {
   result: RunResult;
   /** Absolute path of the result.json. */
   file: string;
-  /** The run's folder relative to the runs root, '/'-separated (e.g. 'smoke/qata/unet/f50/s666'). */
+  /** Absolute path of the runs root it was read from (one of several when runs folders are merged). */
+  runsRoot: string;
+  /** The run's folder relative to its runs root, '/'-separated (e.g. 'smoke/qata/unet/f50/s666'). */
   relDir: string;
   /** HTML id of the run's details section. */
   anchor: string;
@@ -46,15 +49,40 @@ export function findResultFiles(root: string): string[] {
 }
 
 /**
- * Read and validate every result file under `runsDir`. With `profile`, only runs of that profile
- * are kept. When two files describe the same run (profile, dataset, model, label ratio, seed),
- * the one that finished last is used and the other is listed as skipped.
+ * Read and validate every result file under `runsDirs` (one runs root, or several to merge, e.g.
+ * one per machine). With `profile`, only runs of that profile are kept. Two files for the same run
+ * (profile, dataset, model, label ratio, seed):
+ * - under one root (a run re-done into a copied folder): the one that finished last is used and
+ *   the other is listed as skipped;
+ * - under two roots: identical results count once (the copy is listed as skipped); results that
+ *   differ are an error naming both files, since neither is more right than the other.
  */
-export function loadRuns(runsDir: string, opts: { profile?: string } = {}): LoadOutcome {
-  const root = resolve(runsDir);
+export function loadRuns(runsDirs: string | readonly string[], opts: { profile?: string } = {}): LoadOutcome {
+  const roots = [...new Set((typeof runsDirs === 'string' ? [runsDirs] : runsDirs).map((d) => resolve(d)))];
+  const usedAnchors = new Set<string>();
   const skipped: SkippedFile[] = [];
   const byKey = new Map<string, LoadedRun>();
-  const usedAnchors = new Set<string>();
+  for (const root of roots) {
+    const fromRoot = loadRoot(root, opts, usedAnchors);
+    skipped.push(...fromRoot.skipped);
+    for (const run of fromRoot.runs) {
+      const key = runKey(run);
+      const previous = byKey.get(key);
+      if (!previous) byKey.set(key, run);
+      else if (isDeepStrictEqual(previous.result, run.result)) skipped.push({ file: run.file, reason: `identical to ${previous.file}, counted once` });
+      else {
+        const where = firstDifference(previous.result, run.result);
+        throw new Error(`${previous.file} and ${run.file} are different results of the same run (${run.result.runId}; they differ at ${where}); move away the one that should not count`);
+      }
+    }
+  }
+  return { runs: [...byKey.values()], skipped };
+}
+
+/** The runs under one root, its own duplicates resolved (the one that finished last is used). */
+function loadRoot(root: string, opts: { profile?: string }, usedAnchors: Set<string>): LoadOutcome {
+  const skipped: SkippedFile[] = [];
+  const byKey = new Map<string, LoadedRun>();
   for (const file of findResultFiles(root)) {
     let result: RunResult;
     try {
@@ -68,6 +96,7 @@ export function loadRuns(runsDir: string, opts: { profile?: string } = {}): Load
     const run: LoadedRun = {
       result,
       file,
+      runsRoot: root,
       relDir,
       anchor: uniqueAnchor(`run-${slug(relDir)}`, usedAnchors),
       labelPercent: toLabelPercent(result.labelFraction),
@@ -133,6 +162,17 @@ function uniqueAnchor(base: string, used: Set<string>): string {
   for (let i = 2; used.has(anchor); i++) anchor = `${base}-${i}`;
   used.add(anchor);
   return anchor;
+}
+
+/** The first path (e.g. 'provenance.startedAt', 'curves[3].trainLoss') at which two JSON values differ. */
+function firstDifference(a: unknown, b: unknown, path = ''): string {
+  if (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null && Array.isArray(a) === Array.isArray(b)) {
+    const [x, y] = [a as Record<string, unknown>, b as Record<string, unknown>];
+    for (const key of new Set([...Object.keys(x), ...Object.keys(y)])) {
+      if (!isDeepStrictEqual(x[key], y[key])) return firstDifference(x[key], y[key], Array.isArray(a) ? `${path}[${key}]` : path ? `${path}.${key}` : key);
+    }
+  }
+  return path || '(the whole result)';
 }
 
 function runKey(run: LoadedRun): string {

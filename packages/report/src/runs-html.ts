@@ -21,7 +21,7 @@ export function renderRuns(m: PageModel): string {
     return `<section class="group" id="${esc(groupAnchorOf(first))}">
 <h3>${esc(modelLabel(r0.model))} · ${esc(datasetLabel(r0.dataset))} · ${first.labelPercent}% labels · ${esc(r0.profile.name)} ${r0.profile.reduced ? reducedBadge() : fullBadge()}</h3>
 ${summary}
-${members.map((run) => renderRunDetails(run, m.logLinks.get(run.anchor), anchorOf)).join('\n')}
+${members.map((run) => renderRunDetails(run, m.logLinks.get(run.anchor), anchorOf, rootLabelOf(m, run))).join('\n')}
 </section>`;
   });
   return `<section id="runs"><h2>Runs and provenance</h2>
@@ -30,12 +30,22 @@ ${sections.join('\n')}
 </section>`;
 }
 
-function renderRunDetails(run: LoadedRun, logLink: string | undefined, anchorOf: (runId: string) => string | undefined): string {
+/** Which runs root a run came from, when the report merges several (null for one). */
+function rootLabelOf(m: PageModel, run: LoadedRun): string | null {
+  return m.runsRootLabels.size > 1 ? (m.runsRootLabels.get(run.runsRoot) ?? run.runsRoot) : null;
+}
+
+function renderRunDetails(
+  run: LoadedRun,
+  logLink: string | undefined,
+  anchorOf: (runId: string) => string | undefined,
+  rootLabel: string | null,
+): string {
   const r = run.result;
   const p = r.provenance;
   const t = r.train;
   const fields: [string, string][] = [
-    ['Run', `<code>${esc(r.runId)}</code> (folder <code>${esc(run.relDir)}</code>)`],
+    ['Run', `<code>${esc(r.runId)}</code> (folder <code>${esc(run.relDir)}</code>${rootLabel ? ` under <code>${esc(rootLabel)}</code>` : ''})`],
     ['Test Dice / IoU', `${fmt(100 * r.test.dice)} / ${fmt(100 * r.test.iou)} on ${r.test.n} images`],
     ['Profile', `${esc(r.profile.name)} ${r.profile.reduced ? reducedBadge() : fullBadge()} ${esc(r.profile.description)}`],
     ['Seed', String(r.seed)],

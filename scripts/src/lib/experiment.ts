@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import {
   copyMatchingWeights,
@@ -26,6 +26,7 @@ import {
 } from '@lvit-bench/datasets';
 import { semiVariantOf } from '../configs/semi.js';
 import { setUpStage2, type Stage2 } from './semi.js';
+import { claimRun } from './claim.js';
 import { acquireRunLock, LOCK_FILE } from './run-lock.js';
 import { recordSegmentStart } from './segments.js';
 import { LABELS_FILE, modelKeyOf, readResult, RESULT_FILE, RunContext, runDirOf, runIdOf, RunSpec, scheduleOf } from './run.js';
@@ -34,25 +35,27 @@ export { modelKeyOf, runDirOf, runIdOf, type RunContext, type RunSpec } from './
 
 /**
  * Train, evaluate and write `result.json` for one run, holding its folder's lock (one writer per
- * run). A run whose valid result exists is skipped; an interrupted one continues from its last
- * checkpoint unless `ctx.restart` discards it.
+ * run). A run whose valid result exists is skipped, one another process writes is left to it
+ * ('busy'); an interrupted one continues from its last checkpoint unless `ctx.restart` discards it.
  */
-export async function runExperiment(spec: RunSpec, ctx: RunContext): Promise<RunResult | 'skipped'> {
+export async function runExperiment(spec: RunSpec, ctx: RunContext): Promise<RunResult | 'skipped' | 'busy'> {
   const { profile, log } = ctx;
   const dir = runDirOf(ctx.runsRoot, profile.name, spec);
   const resultPath = join(dir, RESULT_FILE);
   const runId = runIdOf(profile.name, spec);
-  const previous = readResult(resultPath);
-  if (previous.status === 'complete') {
+  const claim = claimRun(dir, (d) => acquireRunLock(d, { log }));
+  if (claim.status === 'complete') {
     log(`${runId}: complete, skipped (delete ${relative(process.cwd(), resultPath)} to run it again)`);
     return 'skipped';
   }
-  mkdirSync(dir, { recursive: true });
-  const release = acquireRunLock(dir, { log });
+  if (claim.status === 'busy') {
+    log(`${runId}: skipped, another process has it: ${claim.reason}`);
+    return 'busy';
+  }
   try {
-    return await runLocked(spec, ctx, { dir, runId, previous });
+    return await runLocked(spec, ctx, { dir, runId, previous: claim.previous });
   } finally {
-    release();
+    claim.release();
   }
 }
 

@@ -22,7 +22,7 @@ import {
   type DataLayout,
 } from '@lvit-bench/datasets';
 import { buildReport } from '@lvit-bench/report';
-import { intListFlag, listFlag, parseFlags, stringFlag } from './args.js';
+import { type Flags, intListFlag, listFlag, parseFlags, stringFlag } from './args.js';
 import { gitState, repoRoot } from './repo.js';
 import { profileFromTurboAncestor } from './turbo-profile.js';
 import { reportTensorLeak, RunContext, runExperiment, runIdOf, RunSpec } from './experiment.js';
@@ -30,6 +30,7 @@ import { getProfile, ProfileConfig } from '../configs/profiles.js';
 import type { DatasetName } from '../configs/base.js';
 import { LV_BANK, semiVariantOf } from '../configs/semi.js';
 import { prototypeSpec } from './semi.js';
+import { dependenciesOf, parseShard, selectShard, type Shard } from './shard.js';
 
 const FLAGS = {
   profile: 'string',
@@ -48,6 +49,7 @@ const FLAGS = {
   restart: 'boolean',
   'unet-init': 'boolean',
   'no-report': 'boolean',
+  shard: 'string',
   help: 'boolean',
 } as const;
 
@@ -64,7 +66,10 @@ const USAGE = `Usage: npx turbo run reproduce -- [flags]   (or: node scripts/dis
              their last checkpoint; --resume, the old spelling of that default, is accepted)
   --unet-init  LViT models start from the trained U-Net of the same dataset/fraction/seed (the official
                "pretrain"; results are named lvit-t+unet-init); the U-Net runs first
-  --no-report  skip building the HTML report`;
+  --no-report  skip building the HTML report
+  --shard K/N  run part K of N of the selected matrix (runs that start from another's checkpoint stay
+               with it); give every shard the same other flags and one shared --runs-dir; a shard
+               builds no report: run \`lvit report --runs DIR\` once all shards are done`;
 
 /** Run the matrix selected by `argv` (the CLI flags above). Returns what ran, was skipped or failed. */
 export async function reproduce(
@@ -81,9 +86,11 @@ export async function reproduce(
   const profile = getProfile(
     stringFlag(flags, 'profile') ?? process.env.LVIT_PROFILE ?? profileFromTurboAncestor() ?? 'quick',
   );
-  const matrix = selectMatrix(profile, flags);
+  const selected = selectMatrix(profile, flags);
   const layout = layoutFlag(flags);
-  log(`profile ${profile.name}${profile.reduced ? ' (REDUCED compute)' : ''}: ${matrix.length} runs`);
+  log(`profile ${profile.name}${profile.reduced ? ' (REDUCED compute)' : ''}: ${selected.length} runs`);
+  const shardFlag = stringFlag(flags, 'shard');
+  const matrix = shardFlag ? shardOfMatrix(profile, selected, parseShard(shardFlag), log) : selected;
 
   const runsRoot = resolve(stringFlag(flags, 'runs-dir') ?? join(root, 'runs'));
   checkWritable(runsRoot);
@@ -93,30 +100,55 @@ export async function reproduce(
   const git = gitState(root);
   if (git.dirty) log('warning: the work tree has uncommitted changes; results record the commit with gitDirty=true');
 
+  // Runs another process writes, and this process's runs that start from them: left to that process.
+  const leftToOthers = new Set<string>();
   for (const dataset of unique(matrix.map((s) => s.dataset))) {
     const specs = matrix.filter((s) => s.dataset === dataset);
     const input = { dataRoot, layout, strictMasks: flags['strict-masks'] === true, cacheDir };
     const ctx = await datasetContext(profile, dataset, specs, { ...input, runsRoot, backend, git, log, restart: flags.restart === true });
     for (const spec of specs) {
+      const runId = runIdOf(profile.name, spec);
+      const waitsFor = dependenciesOf(spec).map((d) => runIdOf(profile.name, d)).find((d) => leftToOthers.has(d));
+      if (waitsFor) {
+        log(`${runId}: skipped, it starts from ${waitsFor}, which another process is writing`);
+        leftToOthers.add(runId);
+        counts.skipped++;
+        continue;
+      }
       const tensorsBefore = tf.memory().numTensors;
       try {
         const outcome = await runExperiment(spec, ctx);
-        counts[outcome === 'skipped' ? 'skipped' : 'ran']++;
+        if (outcome === 'busy') leftToOthers.add(runId);
+        counts[outcome === 'skipped' || outcome === 'busy' ? 'skipped' : 'ran']++;
       } catch (err) {
         counts.failed++;
-        log(`FAILED ${runIdOf(profile.name, spec)}: ${(err as Error).stack ?? err}`);
+        log(`FAILED ${runId}: ${(err as Error).stack ?? err}`);
       }
       reportTensorLeak(tensorsBefore, log);
     }
   }
 
-  if (flags['no-report'] !== true) {
+  const left = leftToOthers.size > 0 ? ` (${leftToOthers.size} of them left to other processes)` : '';
+  log(`done: ${counts.ran} ran, ${counts.skipped} skipped${left}, ${counts.failed} failed`);
+  // Shards finish at different times and would race to replace one site folder.
+  if (shardFlag && flags['no-report'] !== true) log('a shard builds no report; run `lvit report --runs DIR` once every shard is done');
+  if (!shardFlag && flags['no-report'] !== true) {
     const outDir = resolve(stringFlag(flags, 'site-dir') ?? join(root, 'site'));
     const report = await buildReport({ runsDir: runsRoot, outDir, profile: profile.name });
+    for (const dir of report.removedLeftovers) log(`removed ${dir}, left by a report build that was killed`);
     log(`report written to ${report.indexHtml}`);
   }
   if (counts.failed > 0) throw new Error(`${counts.failed} run(s) failed; completed runs are kept, re-run to retry the rest`);
   return counts;
+}
+
+/** The runs of `shard`, logged with their number and ids before any work. */
+function shardOfMatrix(profile: ProfileConfig, matrix: RunSpec[], shard: Shard, log: (msg: string) => void): RunSpec[] {
+  const { items, cost, totalCost } = selectShard(profile, matrix, shard);
+  const share = totalCost > 0 ? ` (${((100 * cost) / totalCost).toFixed(1)} % of the estimated cost)` : '';
+  log(`shard ${shard.index}/${shard.count}: ${items.length} of ${matrix.length} runs${share}${items.length ? ':' : ''}`);
+  for (const spec of items) log(`  ${runIdOf(profile.name, spec)}`);
+  return items;
 }
 
 /** Load (or read from cache) one dataset and its text features for every run that needs it. */
@@ -170,13 +202,14 @@ interface DataInput {
   cacheDir: string;
 }
 
-function layoutFlag(flags: ReturnType<typeof parseFlags>): DataLayout | 'auto' {
+function layoutFlag(flags: Flags): DataLayout | 'auto' {
   const value = stringFlag(flags, 'layout') ?? 'auto';
   if (value !== 'auto' && !DATA_LAYOUTS.includes(value as DataLayout)) throw new Error(`--layout must be one of ${DATA_LAYOUTS.join(', ')}, auto; got '${value}'`);
   return value as DataLayout | 'auto';
 }
 
-function selectMatrix(profile: ProfileConfig, flags: ReturnType<typeof parseFlags>): RunSpec[] {
+/** The runs `flags` select from `profile`, in run order (a semi-supervised variant after its prototype). */
+export function selectMatrix(profile: ProfileConfig, flags: Flags): RunSpec[] {
   const pick = <T extends string | number>(all: T[], chosen: string[] | undefined, parse: (s: string) => T): T[] => {
     if (!chosen) return all;
     const wanted = chosen.map(parse);
