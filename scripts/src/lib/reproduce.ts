@@ -231,7 +231,8 @@ export function selectMatrix(profile: ProfileConfig, flags: Flags): RunSpec[] {
     for (const labelFraction of fractions)
       for (const seed of seedsFlag ?? profile.seeds[dataset]) {
         const cell = { dataset, labelFraction, seed };
-        for (const model of models.filter((m) => profile.models.includes(m))) add({ ...cell, model, unetInit: unetInit && model.startsWith('lvit') });
+        // In the profile's order, not the flag's: the U-Net an --unet-init LViT run starts from comes first.
+        for (const model of profile.models.filter((m) => models.includes(m))) add({ ...cell, model, unetInit: unetInit && model.startsWith('lvit') });
         // Semi-supervised variants after the supervised runs: each needs its prototype, added if not selected.
         const semi = models.filter((m) => (profile.semiModels[dataset][labelFraction] ?? []).includes(m));
         for (const model of semi) add(prototypeSpec({ ...cell, model }, semiVariantOf(model)!));
