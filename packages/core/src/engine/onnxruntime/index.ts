@@ -29,6 +29,7 @@ export { BACKEND_NAME as ONNXRUNTIME_BACKEND_NAME } from './register.js';
 export { createBenchStep, BenchUNet, lvitLoss, PlainAdam } from './bench-unet.js';
 export type { BenchStep } from './bench-unet.js';
 export { runTorchReference, timeSteps } from './bench.js';
+export { probeOrtWebgpu } from './webgpu-probe.js';
 export type { TorchReferenceResult, StepTimes } from './bench.js';
 
 /**
