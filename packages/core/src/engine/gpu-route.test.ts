@@ -49,7 +49,8 @@ describe('chooseGpuRoute', () => {
     expect(choice?.measuredAt).toBe('2026-12-02T01:00:00.000Z');
   });
 
-  it('is null when no config has both routes', () => {
-    expect(chooseGpuRoute([{ config: 'unet b2', medianMs: { webgpu: 300 } }], 'gpu', at)).toBeNull();
+  it('takes the only route that ran where none ran on both; null when neither ran', () => {
+    expect(chooseGpuRoute([{ config: 'unet b2', medianMs: { 'onnxruntime-webgpu': 300 } }, { config: 'unet b8', medianMs: {} }], 'gpu', at)?.faster).toBe('onnxruntime-webgpu');
+    expect(chooseGpuRoute([{ config: 'unet b2', medianMs: {} }], 'gpu', at)).toBeNull();
   });
 });

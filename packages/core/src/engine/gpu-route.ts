@@ -60,12 +60,17 @@ export function readGpuRouteChoice(file: string): GpuRouteChoice {
 
 /**
  * The faster route over the configurations timed on both: the one with the smaller sum of medians
- * (so the large steps, where the routes differ most, decide). Null when no configuration has both.
+ * (so the large steps, where the routes differ most, decide). Where no configuration ran on both,
+ * the only route that ran any is the choice; null when neither ran.
  */
 export function chooseGpuRoute(timings: RouteTiming[], adapter: string, measuredAt: Date): GpuRouteChoice | null {
-  const both = timings.filter((t) => GPU_ROUTES.every((r) => Number.isFinite(t.medianMs[r])));
-  if (both.length === 0) return null;
-  const total = (r: GpuRoute) => both.reduce((s, t) => s + t.medianMs[r]!, 0);
-  const faster = total('webgpu') <= total('onnxruntime-webgpu') ? 'webgpu' : 'onnxruntime-webgpu';
-  return { schema: GPU_ROUTE_SCHEMA, faster, adapter, measuredAt: measuredAt.toISOString(), timings: both };
+  const ran = (t: RouteTiming, r: GpuRoute) => Number.isFinite(t.medianMs[r]);
+  const both = timings.filter((t) => GPU_ROUTES.every((r) => ran(t, r)));
+  const make = (faster: GpuRoute, used: RouteTiming[]): GpuRouteChoice => ({ schema: GPU_ROUTE_SCHEMA, faster, adapter, measuredAt: measuredAt.toISOString(), timings: used });
+  if (both.length > 0) {
+    const total = (r: GpuRoute) => both.reduce((s, t) => s + t.medianMs[r]!, 0);
+    return make(total('webgpu') <= total('onnxruntime-webgpu') ? 'webgpu' : 'onnxruntime-webgpu', both);
+  }
+  const alone = GPU_ROUTES.filter((r) => timings.some((t) => ran(t, r)));
+  return alone.length === 1 ? make(alone[0], timings.filter((t) => ran(t, alone[0]))) : null;
 }

@@ -17,7 +17,9 @@ export function probeOrtWebgpu(): { ortVersion: string; result: string } {
   try {
     session = new OrtSession(g.toBytes(), { executionProvider: 'webgpu', intraOpNumThreads: 1 }, 1, [[4]]);
   } catch (e) {
-    throw new Error(`onnxruntime-node's WebGPU EP did not start: ${((e as Error).message ?? String(e)).split('\n')[0]}`);
+    // ORT prefixes its own source location and the failed condition; the reason is what follows.
+    const reason = ((e as Error).message ?? String(e)).split('\n')[0].replace(/^.* was false\. /, '');
+    throw new Error(`onnxruntime-node's WebGPU EP did not start: ${reason}`);
   }
   try {
     const [out] = session.run({ i0: { dims: [4], type: 'float32', location: 'cpu', data: new Float32Array([1, 2, 3, 4]) } });
