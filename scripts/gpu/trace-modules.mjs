@@ -19,7 +19,7 @@ export async function resolve(spec, ctx, next) {
 }`;
 register(`data:text/javascript,${encodeURIComponent(hook)}`);
 
-const entries = ['scripts/dist/gpu/checks.js', 'scripts/dist/gpu/in-process.js', 'scripts/dist/bench.js', 'scripts/dist/reproduce.js'];
+const entries = ['scripts/dist/gpu/checks.js', 'scripts/dist/gpu/in-process.js', 'scripts/dist/bench.js', 'scripts/dist/lib/reproduce.js'];
 for (const e of entries) await import(pathToFileURL(join(root, e)).href);
 const req = createRequire(join(root, 'packages/core/package.json'));
 for (const m of ['webgpu', '@tensorflow/tfjs-backend-webgpu', 'onnxruntime-node/dist/binding']) req(m);
