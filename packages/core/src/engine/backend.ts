@@ -131,7 +131,7 @@ function onnxruntimeCandidate(threads: number, executionProvider: 'cpu' | 'webgp
         const adapter = await describeWebgpuAdapter((await createDawnGpu()).gpu);
         if (adapter.software) throw new Error(`only a software/fallback adapter (${adapter.description})`);
       }
-      const probe = await registerOnnxruntimeBackend({ executionProvider, intraOpNumThreads: threads });
+      const probe = gpu ? await webgpuProbe(threads) : await registerOnnxruntimeBackend({ executionProvider, intraOpNumThreads: threads });
       if (!probe.ok) throw new Error(probe.reason);
       if (!tf.findBackendFactory('onnxruntime')) throw new Error(`registerOnnxruntimeBackend reported ok but registered no 'onnxruntime' backend`);
       if (!(await tf.setBackend('onnxruntime'))) throw new Error(`the 'onnxruntime' backend did not initialise`);
@@ -139,6 +139,17 @@ function onnxruntimeCandidate(threads: number, executionProvider: 'cpu' | 'webgp
       return { name: 'onnxruntime', detail: `${kernels}${probe.reason ? ` (${probe.reason})` : ''}`, device: gpu ? 'WebGPU (onnxruntime-node\'s bundled Dawn)' : cpuDescription() };
     },
   };
+}
+
+/**
+ * The WebGPU EP keeps kernel outputs on the GPU (gpu-buffer IO binding); should that fail its
+ * self-test, it runs with every output copied back, and says why. Neither is measured on a GPU yet.
+ */
+async function webgpuProbe(threads: number): Promise<{ ok: boolean; reason: string }> {
+  const resident = await registerOnnxruntimeBackend({ executionProvider: 'webgpu', intraOpNumThreads: threads, gpuBufferOutputs: true });
+  if (resident.ok) return resident;
+  const copied = await registerOnnxruntimeBackend({ executionProvider: 'webgpu', intraOpNumThreads: threads });
+  return copied.ok ? { ok: true, reason: `${copied.reason}; outputs copied back: keeping them on the GPU failed (${resident.reason})` } : { ok: false, reason: resident.reason };
 }
 
 /** Both GPU routes for `auto`, the measured-faster one first (gpu-route.ts). */
