@@ -42,7 +42,7 @@ fi
 node scripts/gpu/trace-modules.mjs "$ROOT" > "$PACK/modules.txt"
 grep -E '\.(node|so[.0-9]*)$' "$PACK/modules.txt" > "$PACK/native.txt" || true
 while read -r lib; do
-  ldd "$lib" | awk '{print $3}' | grep "^$ROOT/node_modules/" | sed "s#^$ROOT/##" || true
+  ldd "$lib" | awk '{print $3}' | grep "^$ROOT/node_modules/" | xargs -r realpath -m --relative-to="$ROOT" || true
 done < "$PACK/native.txt" | sort -u > "$PACK/linked.txt"
 sort -u "$PACK/native.txt" "$PACK/linked.txt" -o "$PACK/native.txt"
 rm "$PACK/linked.txt"

@@ -14,18 +14,22 @@ done
 mkdir -p "$OUT"
 
 # Vulkan loader: the NVIDIA ICD is there, libvulkan.so.1 is not (ENGINE.md §8). dpkg -x into / as the device README says.
-if ! ldconfig -p | grep -q 'libvulkan\.so\.1'; then
+if ! ldconfig -p | grep 'libvulkan\.so\.1' >/dev/null; then
   for f in "$PACK"/gl/*.deb; do dpkg -x "$f" / || die "dpkg -x $f failed"; done
   ldconfig
 fi
 ICD=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 [ -f "$ICD" ] && export VK_DRIVER_FILES=$ICD
 
+# xz may be missing there; python3's lzma is not.
+unxz() {
+  if command -v xz >/dev/null; then xz -dc "$1"; else python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), sys.stdout.buffer)' "$1"; fi
+}
 BIN=/tmp/lvit-gpu-bin
 mkdir -p "$BIN"
-xz -dc "$PACK/node.xz" > "$BIN/node" && chmod +x "$BIN/node" || die "cannot unpack $PACK/node.xz"
-xz -dc "$PACK/native.tar.xz" | tar -xf - || die "cannot unpack $PACK/native.tar.xz"
-xz -dc "$PACK/tree.tar.xz" | tar -xf - || die "cannot unpack $PACK/tree.tar.xz"
+unxz "$PACK/node.xz" > "$BIN/node" && chmod +x "$BIN/node" || die "cannot unpack $PACK/node.xz"
+unxz "$PACK/native.tar.xz" | tar -xf - || die "cannot unpack $PACK/native.tar.xz"
+unxz "$PACK/tree.tar.xz" | tar -xf - || die "cannot unpack $PACK/tree.tar.xz"
 export PATH=$BIN:$PATH
 
 "$BIN/node" scripts/dist/gpu/checks.js --out "$OUT" --pack "$PACK" "$@" 2>&1 | tee "$OUT/log.txt"

@@ -41,7 +41,7 @@ const FLAGS = {
 const USAGE = `Usage: npx turbo run reproduce -- [flags]   (or: node scripts/dist/reproduce.js [flags])
   --profile smoke|quick|paper   experiment matrix and fidelity (default quick; env LVIT_PROFILE)
   --models a,b --datasets a,b --fractions 25,50 --seeds 1,2   run a sub-matrix
-  --backend auto|tensorflow|webgpu|onnxruntime|wasm|cpu        (default auto)
+  --backend auto|tensorflow|webgpu|onnxruntime|onnxruntime-webgpu|wasm|cpu   (default auto)
   --data-root DIR (env LVIT_DATA_ROOT)  --cache-dir DIR (env LVIT_CACHE_DIR)
   --runs-dir DIR (default runs/)  --site-dir DIR (default site/)
   --restart  discard interrupted runs and train them from scratch (by default they continue from
