@@ -461,8 +461,8 @@ async function profileForward(target: StepTarget, withStep: boolean): Promise<Pr
   const macs = fwd.kernels.reduce((s, k) => s + kernelMacs(k as unknown as Parameters<typeof kernelMacs>[0]), 0);
   const result: ProfileResult = { forwardGflop: (2 * macs) / 1e9 };
   if (withStep) {
-    const prof = await tf.profile(() => {
-      target.step();
+    const prof = await tf.profile(async () => {
+      await target.step();
       return tf.scalar(0);
     });
     tf.dispose(prof.result as tf.Tensor);
@@ -489,7 +489,7 @@ async function runStep(make: () => StepTarget, opts: Options, log: (m: string) =
     for (let i = 0; i < target.warmups + target.reps; i++) {
       meter.startRep();
       const t0 = performance.now();
-      losses.push(target.step());
+      losses.push(await target.step());
       const dt = performance.now() - t0;
       meter.endRep(i >= target.warmups);
       sampleMemory();
@@ -658,7 +658,8 @@ async function fullSizeSteps(label: BackendLabel, opts: Options, report: Backend
 async function childMain(opts: Options, log: (m: string) => void): Promise<void> {
   const label = opts.backends[0];
   const { req, threads } = requestFor(label, opts.threads);
-  await initBackend(req, { threads, log: () => {} });
+  // Full-size targets read asynchronously, so tfjs-webgpu (no sync reads in Node) can be timed too.
+  await initBackend(req, { threads, log: () => {}, asyncReads: true });
   try {
     const step = await runStep(() => fullSizeTarget(opts.childStep!, opts.reps), opts, log);
     step.memory = { ...memoryPeak };

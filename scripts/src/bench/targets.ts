@@ -4,7 +4,7 @@
  * is how the GPU checks (scripts/src/gpu) time and profile them.
  */
 import * as tf from '@tensorflow/tfjs';
-import { Adam, createModel, Rng, trainStep, type SegmentationModel } from '@lvit-bench/core';
+import { Adam, createModel, Rng, trainStep, trainStepAsync, type SegmentationModel } from '@lvit-bench/core';
 import { UNet } from '@lvit-bench/baselines';
 
 export interface StepTarget {
@@ -15,7 +15,8 @@ export interface StepTarget {
   reps: number;
   /** One forward pass (for FLOP counting); must not train. */
   forward: () => tf.Tensor;
-  step: () => number;
+  /** One train step; returns the loss (a Promise where it is read back asynchronously). */
+  step: () => number | Promise<number>;
   dispose: () => void;
 }
 
@@ -26,7 +27,8 @@ export function randomBatch(batch: number, size: number, seed: number): { images
   }));
 }
 
-export function segmentationTarget(name: string, config: string, model: SegmentationModel, batch: number, size: number, warmups: number, reps: number): StepTarget {
+/** `asyncRead`: the loss is read with `await data()` (trainStepAsync), so backends without sync reads work. */
+export function segmentationTarget(name: string, config: string, model: SegmentationModel, batch: number, size: number, warmups: number, reps: number, asyncRead = false): StepTarget {
   const { images, masks } = randomBatch(batch, size, 1);
   const text = model.usesText ? (tf.randomNormal([batch, 10, 768], 0, 1, 'float32', 3) as tf.Tensor3D) : null;
   const optimizer = new Adam(model.namedParameters(), { lr: 1e-3 });
@@ -38,7 +40,7 @@ export function segmentationTarget(name: string, config: string, model: Segmenta
     warmups,
     reps,
     forward: () => tf.tidy(() => model.forward(images, text, { training: false })),
-    step: () => trainStep({ model, optimizer, images, masks, text, rng }).loss,
+    step: asyncRead ? async () => (await trainStepAsync({ model, optimizer, images, masks, text, rng })).loss : () => trainStep({ model, optimizer, images, masks, text, rng }).loss,
     dispose: () => {
       tf.dispose([images, masks, ...(text ? [text] : [])]);
       optimizer.dispose();
@@ -59,11 +61,11 @@ export function parseFullSizeStep(value: string): FullSizeStep {
   return { model: m[1] as FullSizeStep['model'], batch: Number(m[2]) };
 }
 
-/** The full-size target, 1 warm-up then `reps` timed steps. */
+/** The full-size target, 1 warm-up then `reps` timed steps; reads asynchronously (tfjs-webgpu in Node cannot read synchronously). */
 export function fullSizeTarget(step: FullSizeStep, reps: number): StepTarget {
   if (step.model === 'unet-full') {
     const model = new UNet({ inChannels: 3, baseChannels: 64, seed: 1 });
-    return segmentationTarget('unet', `full size (official config, base 64), batch ${step.batch} @ 224²`, model, step.batch, 224, 1, reps);
+    return segmentationTarget('unet', `full size (official config, base 64), batch ${step.batch} @ 224²`, model, step.batch, 224, 1, reps, true);
   }
-  return segmentationTarget('lvit-t', `full size (official config), batch ${step.batch} @ 224²`, createModel('lvit-t', { seed: 1 }), step.batch, 224, 1, reps);
+  return segmentationTarget('lvit-t', `full size (official config), batch ${step.batch} @ 224²`, createModel('lvit-t', { seed: 1 }), step.batch, 224, 1, reps, true);
 }

@@ -78,11 +78,12 @@ class Run {
   }
 
   /** Runs one check's process under min(budget, time left); `parse` turns its output into the result. */
-  async child(name: string, budgetS: number, command: string, args: string[], parse: (o: ChildOutcome) => unknown, env: NodeJS.ProcessEnv = {}): Promise<CheckRecord> {
+  async child(name: string, budgetS: number, command: string, args: string[], parse: (o: ChildOutcome) => unknown, env: NodeJS.ProcessEnv = {}, onLine?: (line: string) => void): Promise<CheckRecord> {
     const limit = timeoutS(budgetS, this.elapsedS(), this.opts.totalS);
     if (limit <= 0) return this.record({ name, status: 'skipped', error: 'no time left in the total budget' });
     this.log(`[gpu-checks] ${name} (budget ${limit.toFixed(0)} s)`);
-    const o = await runChild(command, args, { timeoutMs: limit * 1000, env: { ...process.env, GLIBC_TUNABLES: GLIBC_TUNABLES_VALUE, ...env }, cwd: ROOT, log: this.log });
+    const log = (line: string) => (onLine?.(line), this.log(line));
+    const o = await runChild(command, args, { timeoutMs: limit * 1000, env: { ...process.env, GLIBC_TUNABLES: GLIBC_TUNABLES_VALUE, ...env }, cwd: ROOT, log });
     const base = { name, budgetS: limit, ms: o.ms };
     if (o.code !== 0) return this.record({ ...base, status: o.timedOut ? 'timeout' : 'failed', error: childFailure(o, limit) });
     try {
@@ -178,7 +179,10 @@ async function profiles(run: Run, timed: Map<GpuRoute, Map<string, Timing>>, tor
   }
 }
 
-/** Epochs of the MoNuSeg paper profile for U-Net on `auto` (the measured-faster route), until the budget ends. */
+/**
+ * Epochs of the MoNuSeg paper profile for U-Net on `auto` (the measured-faster route that the
+ * suite's training can use), until the budget ends; the backend auto chose is recorded.
+ */
 async function paper(run: Run, routeFile: string | undefined): Promise<void> {
   const left = timeoutS(Number.POSITIVE_INFINITY, run.elapsedS(), run.opts.totalS) - RESERVE_S;
   if (left < BUDGET_S.paperMin) {
@@ -189,8 +193,12 @@ async function paper(run: Run, routeFile: string | undefined): Promise<void> {
   const data = join(run.opts.pack, 'data');
   const args = [join(DIST, '..', 'reproduce.js'), '--profile', 'paper', '--models', 'unet', '--datasets', 'monuseg', '--fractions', '100', '--seeds', '666'];
   args.push('--backend', 'auto', '--data-root', join(data, 'root'), '--cache-dir', join(data, 'cache'), '--runs-dir', runs, '--no-report');
-  const r = await run.child('paper', left, NODE, args, () => 'finished', routeFile ? { LVIT_GPU_ROUTE_FILE: routeFile } : {});
-  r.result = { ...paperProgress(runs), tar: tarRuns(run.opts.out, runs) };
+  let backend = 'not reported';
+  const onLine = (line: string) => {
+    if (line.includes('[engine] backend ')) backend = line.replace(/^.*\[engine\] /, '');
+  };
+  const r = await run.child('paper', left, NODE, args, () => 'finished', routeFile ? { LVIT_GPU_ROUTE_FILE: routeFile } : {}, onLine);
+  r.result = { backend, ...paperProgress(runs), tar: tarRuns(run.opts.out, runs) };
   run.write('running');
 }
 

@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
-import { createDawnGpu, describeWebgpuAdapter, gradientSelfTest, GPU_ROUTES, initBackend, probeOrtWebgpu, writeJsonAtomic, type GpuRoute } from '@lvit-bench/core';
+import { createDawnGpu, describeWebgpuAdapter, gradientSelfTest, GPU_ROUTES, initBackend, probeOrtWebgpu, syncReadbackFailure, writeJsonAtomic, type GpuRoute } from '@lvit-bench/core';
 
 type Probe<T> = { ok: true; value: T } | { ok: false; error: string };
 
@@ -39,10 +39,14 @@ async function adapters(): Promise<AdaptersResult> {
   return { webgpu, 'onnxruntime-webgpu': ort, nvidiaSmi };
 }
 
-/** initBackend runs the engine's one-step gradient self-test against stock cpu; its figures are kept. */
+/**
+ * initBackend runs the engine's one-step gradient self-test against stock cpu (read back
+ * asynchronously); its figures are kept, and whether the route can also read synchronously, which
+ * the suite's training loop needs (tfjs-webgpu in Node cannot: webgpu-adapter.ts).
+ */
 async function selfTest(route: GpuRoute) {
-  const info = await initBackend(route, { log: (m) => process.stderr.write(`${m}\n`) });
-  return { backend: info, selfTest: await gradientSelfTest(info.name) };
+  const info = await initBackend(route, { log: (m) => process.stderr.write(`${m}\n`), asyncReads: true });
+  return { backend: info, selfTest: await gradientSelfTest(info.name), syncReadback: syncReadbackFailure() ?? 'ok' };
 }
 
 async function main(argv: string[]): Promise<void> {

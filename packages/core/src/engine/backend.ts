@@ -5,7 +5,7 @@ import { patchCpuForTraining, patchWasmForTraining } from './kernels/index.js';
 import { registerOnnxruntimeBackend } from './onnxruntime/index.js';
 import { gpuRouteOrder } from './gpu-route.js';
 import { gradientSelfTest, silenceCpuBanner } from './self-test.js';
-import { createDawnGpu, describeWebgpuAdapter } from './webgpu-adapter.js';
+import { createDawnGpu, describeWebgpuAdapter, syncReadbackFailure } from './webgpu-adapter.js';
 import { loadWasmBackend, unloadWasmBackend, WASM_MAX_THREADS } from './wasm-loader.js';
 
 /**
@@ -40,6 +40,12 @@ export interface InitBackendOptions {
   threads?: number;
   /** Where selection messages go; default stderr. */
   log?: (msg: string) => void;
+  /**
+   * The caller reads tensors only asynchronously (`await data()`, trainStepAsync), as the GPU
+   * checks' step timing does: accept a backend that cannot read synchronously (tfjs-webgpu in Node).
+   * The suite's training loop reads synchronously and cannot use one.
+   */
+  asyncReads?: boolean;
 }
 
 type Chosen = Pick<BackendInfo, 'name' | 'detail' | 'device'>;
@@ -99,7 +105,7 @@ function tensorflowCandidate(): Candidate {
   };
 }
 
-function webgpuCandidate(): Candidate {
+function webgpuCandidate(asyncReads: boolean): Candidate {
   return {
     label: 'webgpu',
     async attempt() {
@@ -112,6 +118,8 @@ function webgpuCandidate(): Candidate {
       Object.defineProperty(globalThis, 'navigator', { value: { ...nav, gpu }, configurable: true, writable: true });
       require('@tensorflow/tfjs-backend-webgpu');
       if (!(await tf.setBackend('webgpu'))) throw new Error(`the tfjs webgpu backend did not initialise on ${adapter.description}`);
+      const readback = asyncReads ? null : syncReadbackFailure();
+      if (readback) throw new Error(`tfjs-webgpu on ${adapter.description} cannot read GPU tensors synchronously (${readback}); the suite's training reads them so`);
       return { name: 'webgpu', detail: `webgpu (Dawn) on ${adapter.description}`, device: adapter.description };
     },
   };
@@ -156,7 +164,7 @@ async function webgpuProbe(threads: number): Promise<{ ok: boolean; reason: stri
 function gpuCandidates(threads: number, log: (msg: string) => void): Candidate[] {
   const { order, reason } = gpuRouteOrder();
   log(`[engine] GPU routes in order ${order.join(', ')}: ${reason}`);
-  return order.map((route) => (route === 'webgpu' ? webgpuCandidate() : onnxruntimeCandidate(threads, 'webgpu', true)));
+  return order.map((route) => (route === 'webgpu' ? webgpuCandidate(false) : onnxruntimeCandidate(threads, 'webgpu', true)));
 }
 
 function wasmCandidate(threads: number): Candidate {
@@ -189,7 +197,7 @@ function cpuCandidate(): Candidate {
   };
 }
 
-function candidatesFor(req: BackendRequest, threads: number, log: (msg: string) => void): { list: Candidate[]; notes: { backend: string; reason: string }[] } {
+function candidatesFor(req: BackendRequest, threads: number, log: (msg: string) => void, asyncReads: boolean): { list: Candidate[]; notes: { backend: string; reason: string }[] } {
   const wasmThreads = Math.min(threads, WASM_MAX_THREADS);
   const notes: { backend: string; reason: string }[] = [];
   const wasm: Candidate[] = [];
@@ -202,7 +210,7 @@ function candidatesFor(req: BackendRequest, threads: number, log: (msg: string) 
     case 'tensorflow':
       return { list: [tensorflowCandidate()], notes: [] };
     case 'webgpu':
-      return { list: [webgpuCandidate()], notes: [] };
+      return { list: [webgpuCandidate(asyncReads)], notes: [] };
     case 'onnxruntime':
       return { list: [onnxruntimeCandidate(threads)], notes: [] };
     case 'onnxruntime-webgpu':
@@ -225,7 +233,7 @@ export async function initBackend(req: BackendRequest, opts: InitBackendOptions 
   if (!Number.isInteger(threads) || threads < 1) {
     throw new Error(`engine/backend.ts: threads must be a positive integer, got ${opts.threads}`);
   }
-  const { list, notes } = candidatesFor(req, threads, log);
+  const { list, notes } = candidatesFor(req, threads, log, opts.asyncReads === true);
   const skipped = [...notes];
   for (const candidate of list) {
     let chosen: Chosen;

@@ -1,3 +1,5 @@
+import * as tf from '@tensorflow/tfjs';
+
 /**
  * The WebGPU adapter that npm `webgpu` (Dawn) finds (ENGINE.md §8). Used by backend selection and by
  * the GPU checks (scripts/src/gpu), which record what the adapter is before anything is timed.
@@ -66,4 +68,18 @@ export async function describeWebgpuAdapter(gpu: GpuLike): Promise<WebgpuAdapter
     features: [...(adapter.features ?? [])].sort(),
     limits,
   };
+}
+
+/**
+ * Why the active backend cannot read a computed tensor synchronously, or null if it can. The suite
+ * reads synchronously (losses in trainStep, checkpoints, Adam state, metrics), and tfjs-webgpu 4.22's
+ * readSync of GPU data draws through an OffscreenCanvas, which Node does not have.
+ */
+export function syncReadbackFailure(): string | null {
+  try {
+    tf.tidy(() => tf.add(tf.ones([4]), tf.ones([4])).dataSync());
+    return null;
+  } catch (e) {
+    return errorMessage(e).split('\n')[0];
+  }
 }
