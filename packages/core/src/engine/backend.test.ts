@@ -53,7 +53,7 @@ describe('initBackend', () => {
     const skippedNames = info.skipped.map((s) => s.backend);
     expect(skippedNames[0]).toBe('tensorflow');
     for (const s of info.skipped) expect(s.reason.length).toBeGreaterThan(0);
-    expect(lines[0]).toMatch(/^\[engine\] GPU routes in order webgpu, onnxruntime-webgpu: default order/);
+    expect(lines[0]).toMatch(/^\[engine\] GPU routes in order onnxruntime-webgpu, webgpu: default order/);
     expect(lines[1]).toContain(`backend ${info.name}`);
     expect(lines.slice(2).map((l) => l.split(':')[0])).toEqual(skippedNames.map((n) => `[engine]   skipped ${n}`));
     if (info.name === 'wasm') expect(info.detail).toBe('wasm threaded-SIMD, 2 threads, training patches');
@@ -62,17 +62,17 @@ describe('initBackend', () => {
   it('auto tries the GPU routes in the order of a measured-choice file (here neither has an adapter)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'backend-route-'));
     const file = join(dir, 'gpu-route.json');
-    writeFileSync(file, JSON.stringify({ schema: GPU_ROUTE_SCHEMA, faster: 'onnxruntime-webgpu', adapter: 'test', measuredAt: 'now', timings: [] }));
+    writeFileSync(file, JSON.stringify({ schema: GPU_ROUTE_SCHEMA, faster: 'webgpu', adapter: 'test', measuredAt: 'now', timings: [] }));
     const lines: string[] = [];
     process.env.LVIT_GPU_ROUTE_FILE = file;
     try {
       const info = await initBackend('auto', { threads: 2, log: (m) => lines.push(m) });
-      expect(info.skipped.slice(0, 3).map((s) => s.backend)).toEqual(['tensorflow', 'onnxruntime-webgpu', 'webgpu']);
-      expect(info.skipped[1].reason).toMatch(/no WebGPU adapter|software\/fallback adapter/);
+      expect(info.skipped.slice(0, 3).map((s) => s.backend)).toEqual(['tensorflow', 'webgpu', 'onnxruntime-webgpu']);
+      expect(info.skipped[2].reason).toMatch(/no WebGPU adapter|software\/fallback adapter/);
     } finally {
       delete process.env.LVIT_GPU_ROUTE_FILE;
     }
-    expect(lines[0]).toContain('GPU routes in order onnxruntime-webgpu, webgpu: measured on test');
+    expect(lines[0]).toContain('GPU routes in order webgpu, onnxruntime-webgpu: measured on test');
   });
 
   it('onnxruntime-webgpu, asked for explicitly, fails with ORT\'s own reason where no adapter exists', async () => {

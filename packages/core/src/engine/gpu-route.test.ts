@@ -12,16 +12,16 @@ function file(name: string, content: string): string {
 }
 
 describe('gpuRouteOrder', () => {
-  it('without a measured choice: tfjs-webgpu first, saying why', () => {
+  it('without a measured choice: the ORT route first, saying why', () => {
     const { order, reason } = gpuRouteOrder('');
-    expect(order).toEqual(['webgpu', 'onnxruntime-webgpu']);
-    expect(reason).toMatch(/default order.*not measured/);
+    expect(order).toEqual(['onnxruntime-webgpu', 'webgpu']);
+    expect(reason).toMatch(/default order, neither measured yet: tfjs-webgpu cannot read GPU data synchronously/);
   });
 
   it('a measured choice puts the faster route first and names where it was measured', () => {
-    const path = file('choice.json', JSON.stringify({ schema: GPU_ROUTE_SCHEMA, faster: 'onnxruntime-webgpu', adapter: 'nvidia hopper', measuredAt: '2026-12-02T00:00:00.000Z', timings: [] }));
+    const path = file('choice.json', JSON.stringify({ schema: GPU_ROUTE_SCHEMA, faster: 'webgpu', adapter: 'nvidia hopper', measuredAt: '2026-12-02T00:00:00.000Z', timings: [] }));
     const { order, reason } = gpuRouteOrder(path);
-    expect(order).toEqual(['onnxruntime-webgpu', 'webgpu']);
+    expect(order).toEqual(['webgpu', 'onnxruntime-webgpu']);
     expect(reason).toContain('measured on nvidia hopper');
   });
 

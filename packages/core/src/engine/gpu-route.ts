@@ -4,13 +4,15 @@ import { readFileSync } from 'node:fs';
  * Which of the two WebGPU routes `auto` tries first (ENGINE.md §8, §11): tfjs-backend-webgpu over
  * npm `webgpu` (Dawn), or the onnxruntime backend on onnxruntime-node's bundled WebGPU EP.
  *
- * Default: tfjs-webgpu first, the only route measured on a GPU so far (H100: U-Net b8 @ 224 in
- * 1495-1619 ms, ENGINE.md §8); the ORT route has not been measured. A measured-choice file (written
- * by the GPU checks, scripts/src/gpu) named by LVIT_GPU_ROUTE_FILE replaces that default.
+ * Default: the ORT route first. Neither is measured in this suite yet (ENGINE.md §8's H100 figures
+ * for tfjs-webgpu came from a prototype), and tfjs-webgpu 4.22 cannot read GPU data synchronously in
+ * Node, which the training loop needs (webgpu-adapter.ts), so `auto` would reject it anyway. A
+ * measured-choice file (written by the GPU checks, scripts/src/gpu) named by LVIT_GPU_ROUTE_FILE
+ * replaces that default.
  */
 
 export type GpuRoute = 'webgpu' | 'onnxruntime-webgpu';
-export const GPU_ROUTES: readonly GpuRoute[] = ['webgpu', 'onnxruntime-webgpu'];
+export const GPU_ROUTES: readonly GpuRoute[] = ['onnxruntime-webgpu', 'webgpu'];
 export const GPU_ROUTE_SCHEMA = 'lvit-bench/gpu-route@1';
 
 /** One step configuration timed on both routes. */
@@ -33,7 +35,7 @@ export interface GpuRouteOrder {
   reason: string;
 }
 
-const DEFAULT_REASON = 'default order: tfjs-webgpu is the only route measured on a GPU (ENGINE.md §8); onnxruntime-webgpu is not measured yet';
+const DEFAULT_REASON = 'default order, neither measured yet: tfjs-webgpu cannot read GPU data synchronously in Node, which training needs';
 
 /** The order `auto` tries the GPU routes in: the measured choice in `file` if given, else the default. */
 export function gpuRouteOrder(file: string | undefined = process.env.LVIT_GPU_ROUTE_FILE): GpuRouteOrder {
