@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { BufferPool, PooledArray } from './buffer-pool.js';
+import { setNchwcEnabled } from './kernels/nhwc-conv.js';
 import { GraphBuilder } from './onnx-graph.js';
 import { OrtDataType, OrtFeed, OrtGpuFeed, OrtResult, OrtSession, OrtSessionOptions } from './ort-binding.js';
 import { recordKernel, recordSessionCreate } from './stats.js';
@@ -27,6 +28,7 @@ export class OnnxruntimeBackend extends MathBackendCPU {
     private readonly maxSessions = 4000,
   ) {
     super();
+    setNchwcEnabled(ortOptions.executionProvider === 'cpu');
   }
 
   get options(): Readonly<OrtSessionOptions> {
@@ -37,6 +39,7 @@ export class OnnxruntimeBackend extends MathBackendCPU {
   setOrtOptions(opts: OrtSessionOptions): void {
     if (JSON.stringify(opts) === JSON.stringify(this.ortOptions)) return;
     this.ortOptions = { ...opts };
+    setNchwcEnabled(opts.executionProvider === 'cpu');
     for (const s of this.sessions.values()) s.dispose();
     this.sessions.clear();
   }

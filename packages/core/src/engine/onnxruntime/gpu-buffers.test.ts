@@ -17,6 +17,7 @@ const gpu = {
   bufferFeeds: 0,
   failRuns: false,
   options: [] as object[],
+  nchwcOnWebgpu: 0,
 };
 
 vi.mock('./ort-binding.js', async (importOriginal) => {
@@ -31,6 +32,7 @@ vi.mock('./ort-binding.js', async (importOriginal) => {
       private readonly gpuOutputs = false,
     ) {
       gpu.options.push(real.nativeOptions(opts, gpuOutputs));
+      if (opts.executionProvider === 'webgpu' && Buffer.from(model).includes('ReorderInput')) gpu.nchwcOnWebgpu++;
       if (gpuOutputs) gpu.gpuSessions++;
       this.inner = new real.OrtSession(model, { ...opts, executionProvider: 'cpu' }, numOutputs, shapes);
     }
@@ -103,6 +105,8 @@ describe('gpu-buffer outputs (emulated WebGPU EP)', () => {
     const feeds0 = gpu.bufferFeeds;
     const kept = oneStepLoss();
     expect(kept).toBeCloseTo(copied, 5);
+    // The NCHWc conv ops are CPU EP kernels; a WebGPU session must not contain them.
+    expect(gpu.nchwcOnWebgpu).toBe(0);
     const stats = onnxruntimeStats();
     const downloads = stats.find((s) => s.kernel === '(gpu-buffer download)')?.calls ?? 0;
     const ortCalls = stats.filter((s) => !s.fallback && !s.kernel.startsWith('(')).reduce((n, s) => n + s.calls, 0);
