@@ -33,4 +33,9 @@ unxz "$PACK/tree.tar.xz" | tar -xf - || die "cannot unpack $PACK/tree.tar.xz"
 export PATH=$BIN:$PATH
 
 "$BIN/node" scripts/dist/gpu/checks.js --out "$OUT" --pack "$PACK" "$@" 2>&1 | tee "$OUT/log.txt"
-exit "${PIPESTATUS[0]}"
+status=${PIPESTATUS[0]}
+# Files over 16 MiB do not come back: keep the log's end.
+if [ "$(stat -c %s "$OUT/log.txt")" -gt 15000000 ]; then
+  tail -c 15000000 "$OUT/log.txt" > "$OUT/log.tmp" && mv "$OUT/log.tmp" "$OUT/log.txt"
+fi
+exit "$status"
