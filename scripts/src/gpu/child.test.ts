@@ -17,6 +17,12 @@ describe('runChild', () => {
     expect(childFailure(o, 10)).toBe('exit 4: Error: boom');
   });
 
+  it('stops a child once a line of either stream matches', async () => {
+    const o = await runChild(process.execPath, ['-e', 'console.log("loading"); console.log("ready"); setInterval(() => {}, 1000)'], { timeoutMs: 10_000, log: () => {}, stopWhen: (l) => l === 'ready' });
+    expect(o).toMatchObject({ stopped: true, timedOut: false, signal: 'SIGTERM' });
+    expect(o.stdout).toContain('ready');
+  });
+
   it('reports a command that cannot start', async () => {
     const o = await runChild('/nonexistent/python3', [], { timeoutMs: 1000, log: () => {} });
     expect(childFailure(o, 1)).toMatch(/^exit null: cannot start \/nonexistent\/python3: .*ENOENT/);

@@ -9,6 +9,8 @@ export interface ChildOutcome {
   code: number | null;
   signal: string | null;
   timedOut: boolean;
+  /** `stopWhen` matched a line (of either stream) and the child was stopped then. */
+  stopped: boolean;
   ms: number;
   stdout: string;
   stderrTail: string[];
@@ -20,21 +22,32 @@ const KILL_GRACE_MS = 5000;
 export function runChild(
   command: string,
   args: string[],
-  opts: { timeoutMs: number; env?: NodeJS.ProcessEnv; cwd?: string; log: (line: string) => void },
+  opts: { timeoutMs: number; env?: NodeJS.ProcessEnv; cwd?: string; log: (line: string) => void; stopWhen?: (line: string) => boolean },
 ): Promise<ChildOutcome> {
   const t0 = performance.now();
   return new Promise((resolve) => {
     const tail: string[] = [];
     let stdout = '';
     let timedOut = false;
+    let stopped = false;
     const child = spawn(command, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const watch = (chunk: string) => {
+      if (!stopped && opts.stopWhen && chunk.split('\n').some(opts.stopWhen)) {
+        stopped = true;
+        child.kill('SIGTERM');
+      }
+    };
     const kill = setTimeout(() => {
       timedOut = true;
       child.kill('SIGTERM');
       setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS).unref();
     }, opts.timeoutMs);
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+      watch(chunk);
+    });
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      watch(chunk);
       for (const line of chunk.split('\n').filter(Boolean)) {
         opts.log(`  | ${line}`);
         tail.push(line);
@@ -43,7 +56,7 @@ export function runChild(
     });
     const finish = (code: number | null, signal: string | null) => {
       clearTimeout(kill);
-      resolve({ code, signal, timedOut, ms: performance.now() - t0, stdout, stderrTail: tail });
+      resolve({ code, signal, timedOut, stopped, ms: performance.now() - t0, stdout, stderrTail: tail });
     };
     child.on('error', (e) => {
       tail.push(`cannot start ${command}: ${e.message}`);

@@ -9,7 +9,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { getModelEntry, initBackend, parseBackendRequest } from '@lvit-bench/core';
 import '@lvit-bench/baselines';
-import { buildTextFeatureLookup, loadContrastiveLabels, loadDataset, openTextEncoder, resolveCacheDir, resolveDataRoot, type LoadDatasetOptions } from '@lvit-bench/datasets';
+import { buildTextFeatureLookup, loadContrastiveLabels, loadDataset, openTextEncoder, resolveCacheDir, resolveDataRoot } from '@lvit-bench/datasets';
 import { buildReport } from '@lvit-bench/report';
 import { intListFlag, listFlag, parseFlags, stringFlag } from './args.js';
 import { gitState, repoRoot } from './repo.js';
@@ -101,14 +101,6 @@ export async function reproduce(
   return counts;
 }
 
-const CHANNEL_ORDER = 'bgr' as const; // cv2.imread order, as the official loader
-
-/** How a profile loads a dataset; the GPU pack prepares its cache ahead with the same (scripts/src/gpu/pack-data.ts). */
-export function datasetLoadOptions(profile: ProfileConfig, dataset: DatasetName, dataRoot: string, cacheDir: string): LoadDatasetOptions {
-  const dataConfig = profile.data[dataset];
-  return { dataset, root: join(dataRoot, dataset), imageSize: dataConfig.imageSize, cacheDir, channelOrder: CHANNEL_ORDER, limits: dataConfig.limits, limitSeed: 666 };
-}
-
 /** Load (or read from cache) one dataset and its text features for every run that needs it. */
 async function datasetContext(
   profile: ProfileConfig,
@@ -118,8 +110,17 @@ async function datasetContext(
 ): Promise<RunContext> {
   const { log } = env;
   const dataConfig = profile.data[dataset];
-  const channelOrder = CHANNEL_ORDER;
-  const data = await loadDataset({ ...datasetLoadOptions(profile, dataset, env.dataRoot, env.cacheDir), onProgress: progressLogger(`preparing ${dataset}`, log) });
+  const channelOrder = 'bgr' as const; // cv2.imread order, as the official loader
+  const data = await loadDataset({
+    dataset,
+    root: join(env.dataRoot, dataset),
+    imageSize: dataConfig.imageSize,
+    cacheDir: env.cacheDir,
+    channelOrder,
+    limits: dataConfig.limits,
+    limitSeed: 666,
+    onProgress: progressLogger(`preparing ${dataset}`, log),
+  });
   log(`${dataset}: train ${data.train.size}, val ${data.val.size}, test ${data.test.size} at ${dataConfig.imageSize}px`);
   for (const note of data.notes) log(`${dataset}: note: ${note}`);
 
