@@ -26,11 +26,9 @@ import {
   Module,
   Rng,
   shutdownBackend,
-  trainStep,
   wasmHeapBytes,
   type BackendInfo,
   type BackendRequest,
-  type SegmentationModel,
 } from '@lvit-bench/core';
 import { UNet } from '@lvit-bench/baselines';
 import { spawn } from 'node:child_process';
@@ -39,6 +37,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { listFlag, parseFlags, stringFlag } from './lib/args.js';
+import { fullSizeTarget, parseFullSizeStep, randomBatch, segmentationTarget, type FullSizeStep, type StepTarget } from './bench/targets.js';
 import { runTorchReference, writeJsonAtomic } from '@lvit-bench/core';
 
 const FLAGS = {
@@ -50,10 +49,10 @@ const FLAGS = {
   profile: 'boolean',
   'no-torch': 'boolean',
   help: 'boolean',
-  /** Internal: run one full-size step target in this (child) process, e.g. 'lvit-full:2'. */
+  /** Run one full-size step target in this (child) process: 'lvit-full:2', 'unet-full:8' (bench/targets.ts). */
   'child-step': 'string',
 } as const;
-const BACKEND_LABELS = ['wasm-mt', 'wasm-1t', 'onnxruntime', 'cpu', 'webgpu', 'tensorflow'] as const;
+const BACKEND_LABELS = ['wasm-mt', 'wasm-1t', 'onnxruntime', 'cpu', 'webgpu', 'onnxruntime-webgpu', 'tensorflow'] as const;
 type BackendLabel = (typeof BACKEND_LABELS)[number];
 const DEFAULT_BACKENDS: BackendLabel[] = ['wasm-mt', 'wasm-1t', 'onnxruntime', 'cpu'];
 /** Backends whose kernels finish before the op call returns; others are synced by reading a value. */
@@ -69,7 +68,7 @@ interface Options {
   profile: boolean;
   /** Time the PyTorch reference U-Net step side by side. */
   torch: boolean;
-  childStep?: { model: 'lvit-full'; batch: number };
+  childStep?: FullSizeStep;
 }
 
 interface Stats {
@@ -150,8 +149,6 @@ function parseOptions(argv: string[]): Options | null {
   const threads = threadsFlag === undefined ? undefined : Number(threadsFlag);
   if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw new Error(`bench.ts: --threads must be a positive integer, got ${threadsFlag}`);
   const child = stringFlag(flags, 'child-step');
-  const childMatch = child === undefined ? null : /^lvit-full:(\d+)$/.exec(child);
-  if (child !== undefined && !childMatch) throw new Error(`bench.ts: bad --child-step '${child}'`);
   return {
     backends: backends as BackendLabel[],
     reps,
@@ -160,7 +157,7 @@ function parseOptions(argv: string[]): Options | null {
     quick: flags.quick === true,
     profile: flags.profile === true,
     torch: flags['no-torch'] !== true,
-    childStep: childMatch ? { model: 'lvit-full', batch: Number(childMatch[1]) } : undefined,
+    childStep: child === undefined ? undefined : parseFullSizeStep(child),
   };
 }
 
@@ -388,46 +385,6 @@ class EngineBarUNet extends Module {
   }
 }
 
-interface StepTarget {
-  model: string;
-  config: string;
-  params: number;
-  warmups: number;
-  reps: number;
-  /** One forward pass (for FLOP counting); must not train. */
-  forward: () => tf.Tensor;
-  step: () => number;
-  dispose: () => void;
-}
-
-function randomBatch(batch: number, size: number, seed: number): { images: tf.Tensor4D; masks: tf.Tensor4D } {
-  return tf.tidy(() => ({
-    images: tf.randomUniform([batch, size, size, 3], 0, 1, 'float32', seed) as tf.Tensor4D,
-    masks: tf.cast(tf.greater(tf.randomUniform([batch, size, size, 1], 0, 1, 'float32', seed + 1), 0.5), 'float32') as tf.Tensor4D,
-  }));
-}
-
-function segmentationTarget(name: string, config: string, model: SegmentationModel, batch: number, size: number, warmups: number, reps: number): StepTarget {
-  const { images, masks } = randomBatch(batch, size, 1);
-  const text = model.usesText ? (tf.randomNormal([batch, 10, 768], 0, 1, 'float32', 3) as tf.Tensor3D) : null;
-  const optimizer = new Adam(model.namedParameters(), { lr: 1e-3 });
-  const rng = new Rng(5);
-  return {
-    model: name,
-    config,
-    params: model.parameterCount(),
-    warmups,
-    reps,
-    forward: () => tf.tidy(() => model.forward(images, text, { training: false })),
-    step: () => trainStep({ model, optimizer, images, masks, text, rng }).loss,
-    dispose: () => {
-      tf.dispose([images, masks, ...(text ? [text] : [])]);
-      optimizer.dispose();
-      model.dispose();
-    },
-  };
-}
-
 function engineBarTarget(warmups: number, reps: number): StepTarget {
   const model = new EngineBarUNet(1);
   const { images, masks } = randomBatch(4, 128, 1);
@@ -454,12 +411,6 @@ function engineBarTarget(warmups: number, reps: number): StepTarget {
       model.dispose();
     },
   };
-}
-
-/** Full-size LViT-T (official config) at `batch` @ 224²: 1 warm-up, min(reps, 3) timed steps. */
-function fullLvitTarget(batch: number, opts: Options): () => StepTarget {
-  return () =>
-    segmentationTarget('lvit-t', `full size (official config), batch ${batch} @ 224²`, createModel('lvit-t', { seed: 1 }), batch, 224, 1, Math.min(opts.reps, 3));
 }
 
 function stepTargets(opts: Options): (() => StepTarget)[] {
@@ -510,8 +461,8 @@ async function profileForward(target: StepTarget, withStep: boolean): Promise<Pr
   const macs = fwd.kernels.reduce((s, k) => s + kernelMacs(k as unknown as Parameters<typeof kernelMacs>[0]), 0);
   const result: ProfileResult = { forwardGflop: (2 * macs) / 1e9 };
   if (withStep) {
-    const prof = await tf.profile(() => {
-      target.step();
+    const prof = await tf.profile(async () => {
+      await target.step();
       return tf.scalar(0);
     });
     tf.dispose(prof.result as tf.Tensor);
@@ -538,7 +489,7 @@ async function runStep(make: () => StepTarget, opts: Options, log: (m: string) =
     for (let i = 0; i < target.warmups + target.reps; i++) {
       meter.startRep();
       const t0 = performance.now();
-      losses.push(target.step());
+      losses.push(await target.step());
       const dt = performance.now() - t0;
       meter.endRep(i >= target.warmups);
       sampleMemory();
@@ -642,7 +593,7 @@ function torchSamples(s: { median: number; min: number; max: number }, reps: num
 async function runChild(label: BackendLabel, batch: number, opts: Options, log: (m: string) => void): Promise<{ step?: StepResult; failure?: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'lvit-bench-child-'));
   const out = join(dir, 'step.json');
-  const args = [...process.execArgv, process.argv[1], '--backend', label, '--child-step', `lvit-full:${batch}`, '--reps', String(opts.reps), '--json', out];
+  const args = [...process.execArgv, process.argv[1], '--backend', label, '--child-step', `lvit-full:${batch}`, '--reps', String(Math.min(opts.reps, 3)), '--json', out];
   if (opts.threads !== undefined) args.push('--threads', String(opts.threads));
   if (opts.profile) args.push('--profile');
   log(`[bench] ${label}: full-size LViT-T, batch ${batch} @ 224, in a child process`);
@@ -707,9 +658,10 @@ async function fullSizeSteps(label: BackendLabel, opts: Options, report: Backend
 async function childMain(opts: Options, log: (m: string) => void): Promise<void> {
   const label = opts.backends[0];
   const { req, threads } = requestFor(label, opts.threads);
-  await initBackend(req, { threads, log: () => {} });
+  // Full-size targets read asynchronously, so tfjs-webgpu (no sync reads in Node) can be timed too.
+  await initBackend(req, { threads, log: () => {}, asyncReads: true });
   try {
-    const step = await runStep(fullLvitTarget(opts.childStep!.batch, opts), opts, log);
+    const step = await runStep(() => fullSizeTarget(opts.childStep!, opts.reps), opts, log);
     step.memory = { ...memoryPeak };
     if (opts.json) writeJsonAtomic(opts.json, step);
   } catch (e) {

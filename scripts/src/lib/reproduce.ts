@@ -56,7 +56,7 @@ const FLAGS = {
 const USAGE = `Usage: npx turbo run reproduce -- [flags]   (or: node scripts/dist/reproduce.js [flags])
   --profile smoke|quick|paper   experiment matrix and fidelity (default quick; env LVIT_PROFILE)
   --models a,b --datasets a,b --fractions 25,50 --seeds 1,2   run a sub-matrix
-  --backend auto|tensorflow|webgpu|onnxruntime|wasm|cpu        (default auto)
+  --backend auto|tensorflow|webgpu|onnxruntime|onnxruntime-webgpu|wasm|cpu   (default auto)
   --data-root DIR (env LVIT_DATA_ROOT)  --cache-dir DIR (env LVIT_CACHE_DIR)
   --layout staged|lvit|auto  the data root's layout: staged (shared/data) or the official LViT
              {Train,Val,Test}_Folder download; default auto (detected per dataset)

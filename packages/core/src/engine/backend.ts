@@ -3,13 +3,16 @@ import { createRequire } from 'node:module';
 import { availableParallelism, cpus } from 'node:os';
 import { patchCpuForTraining, patchWasmForTraining } from './kernels/index.js';
 import { registerOnnxruntimeBackend } from './onnxruntime/index.js';
+import { gpuRouteOrder } from './gpu-route.js';
 import { gradientSelfTest, silenceCpuBanner } from './self-test.js';
+import { createDawnGpu, describeWebgpuAdapter, syncReadbackFailure } from './webgpu-adapter.js';
 import { loadWasmBackend, unloadWasmBackend, WASM_MAX_THREADS } from './wasm-loader.js';
 
 /**
  * Backend selection for training (ENGINE.md §7). `auto` tries, best first:
  *   tensorflow (tfjs-node-gpu, tfjs-node: optional dependencies, absent where they cannot install)
- *   -> webgpu (Dawn, only on a real hardware adapter)
+ *   -> webgpu (Dawn, only on a real hardware adapter) and onnxruntime on its WebGPU EP, the
+ *      measured-faster one first (gpu-route.ts)
  *   -> onnxruntime (tfjs backend whose heavy kernels run in onnxruntime-node)
  *   -> wasm threaded-SIMD with all cores -> wasm single-thread SIMD -> cpu.
  * Every choice must pass a one-step gradient self-test against the stock cpu backend on tiny shapes;
@@ -17,9 +20,9 @@ import { loadWasmBackend, unloadWasmBackend, WASM_MAX_THREADS } from './wasm-loa
  * returned.
  */
 
-export type BackendRequest = 'auto' | 'tensorflow' | 'webgpu' | 'onnxruntime' | 'wasm' | 'cpu';
+export type BackendRequest = 'auto' | 'tensorflow' | 'webgpu' | 'onnxruntime' | 'onnxruntime-webgpu' | 'wasm' | 'cpu';
 
-export const BACKEND_REQUESTS: readonly BackendRequest[] = ['auto', 'tensorflow', 'webgpu', 'onnxruntime', 'wasm', 'cpu'];
+export const BACKEND_REQUESTS: readonly BackendRequest[] = ['auto', 'tensorflow', 'webgpu', 'onnxruntime', 'onnxruntime-webgpu', 'wasm', 'cpu'];
 
 export interface BackendInfo {
   requested: BackendRequest;
@@ -37,6 +40,12 @@ export interface InitBackendOptions {
   threads?: number;
   /** Where selection messages go; default stderr. */
   log?: (msg: string) => void;
+  /**
+   * The caller reads tensors only asynchronously (`await data()`, trainStepAsync), as the GPU
+   * checks' step timing does: accept a backend that cannot read synchronously (tfjs-webgpu in Node).
+   * The suite's training loop reads synchronously and cannot use one.
+   */
+  asyncReads?: boolean;
 }
 
 type Chosen = Pick<BackendInfo, 'name' | 'detail' | 'device'>;
@@ -96,69 +105,66 @@ function tensorflowCandidate(): Candidate {
   };
 }
 
-interface GpuAdapterInfoLike {
-  vendor?: string;
-  architecture?: string;
-  device?: string;
-  description?: string;
-  isFallbackAdapter?: boolean;
-}
-interface GpuAdapterLike {
-  info?: GpuAdapterInfoLike;
-  isFallbackAdapter?: boolean;
-  requestAdapterInfo?: () => Promise<GpuAdapterInfoLike>;
-}
-interface GpuLike {
-  requestAdapter(opts?: { powerPreference?: string }): Promise<GpuAdapterLike | null>;
-}
-
-/** Software rasterisers Dawn can expose: far slower than wasm (ENGINE.md §6). */
-const SOFTWARE_ADAPTER = /llvmpipe|lavapipe|softpipe|swiftshader|software|microsoft basic render/i;
-
-function describeAdapter(info: GpuAdapterInfoLike): string {
-  return [info.vendor, info.architecture, info.device, info.description].filter((s) => s && s.length > 0).join(' ') || 'unnamed adapter';
-}
-
-function webgpuCandidate(): Candidate {
+function webgpuCandidate(asyncReads: boolean): Candidate {
   return {
     label: 'webgpu',
     async attempt() {
-      let webgpu: { create(options: string[]): GpuLike; globals: object };
-      try {
-        webgpu = (await import('webgpu')) as unknown as typeof webgpu;
-      } catch (e) {
-        throw new Error(`npm 'webgpu' (Dawn) does not load: ${errorMessage(e)}`);
-      }
-      Object.assign(globalThis, webgpu.globals);
-      const gpu = webgpu.create([]);
-      const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-      if (!adapter) throw new Error('Dawn found no WebGPU adapter (no Vulkan/Metal/D3D12 GPU)');
-      const info = adapter.info ?? (await adapter.requestAdapterInfo?.()) ?? {};
-      const description = describeAdapter(info);
-      if (info.isFallbackAdapter || adapter.isFallbackAdapter || SOFTWARE_ADAPTER.test(description)) {
-        throw new Error(`only a software/fallback adapter (${description}); wasm is faster`);
-      }
+      const { gpu, globals } = await createDawnGpu();
+      Object.assign(globalThis, globals);
+      const adapter = await describeWebgpuAdapter(gpu);
+      if (adapter.software) throw new Error(`only a software/fallback adapter (${adapter.description}); wasm is faster`);
       // tfjs-backend-webgpu registers itself at import time only if navigator.gpu exists (ENGINE.md §8).
       const nav = (globalThis as { navigator?: object }).navigator ?? {};
       Object.defineProperty(globalThis, 'navigator', { value: { ...nav, gpu }, configurable: true, writable: true });
       require('@tensorflow/tfjs-backend-webgpu');
-      if (!(await tf.setBackend('webgpu'))) throw new Error(`the tfjs webgpu backend did not initialise on ${description}`);
-      return { name: 'webgpu', detail: `webgpu (Dawn) on ${description}`, device: description };
+      if (!(await tf.setBackend('webgpu'))) throw new Error(`the tfjs webgpu backend did not initialise on ${adapter.description}`);
+      const readback = asyncReads ? null : syncReadbackFailure();
+      if (readback) throw new Error(`tfjs-webgpu on ${adapter.description} cannot read GPU tensors synchronously (${readback}); the suite's training reads them so`);
+      return { name: 'webgpu', detail: `webgpu (Dawn) on ${adapter.description}`, device: adapter.description };
     },
   };
 }
 
-function onnxruntimeCandidate(threads: number): Candidate {
+/**
+ * The onnxruntime backend on the CPU EP, or on onnxruntime-node's bundled WebGPU EP (its own Dawn).
+ * `needsAdapter`: in `auto`, the WebGPU EP is only tried once npm webgpu has seen a hardware adapter,
+ * so CPU-only machines never start ORT's Dawn.
+ */
+function onnxruntimeCandidate(threads: number, executionProvider: 'cpu' | 'webgpu' = 'cpu', needsAdapter = false): Candidate {
+  const gpu = executionProvider === 'webgpu';
   return {
-    label: 'onnxruntime',
+    label: gpu ? 'onnxruntime-webgpu' : 'onnxruntime',
     async attempt() {
-      const probe = await registerOnnxruntimeBackend({ executionProvider: 'cpu', intraOpNumThreads: threads });
+      if (needsAdapter) {
+        const adapter = await describeWebgpuAdapter((await createDawnGpu()).gpu);
+        if (adapter.software) throw new Error(`only a software/fallback adapter (${adapter.description})`);
+      }
+      const probe = gpu ? await webgpuProbe(threads) : await registerOnnxruntimeBackend({ executionProvider, intraOpNumThreads: threads });
       if (!probe.ok) throw new Error(probe.reason);
       if (!tf.findBackendFactory('onnxruntime')) throw new Error(`registerOnnxruntimeBackend reported ok but registered no 'onnxruntime' backend`);
       if (!(await tf.setBackend('onnxruntime'))) throw new Error(`the 'onnxruntime' backend did not initialise`);
-      return { name: 'onnxruntime', detail: `onnxruntime-node kernels, ${threads} intra-op threads${probe.reason ? ` (${probe.reason})` : ''}`, device: cpuDescription() };
+      const kernels = gpu ? 'onnxruntime-node kernels on its WebGPU EP' : `onnxruntime-node kernels, ${threads} intra-op threads`;
+      return { name: 'onnxruntime', detail: `${kernels}${probe.reason ? ` (${probe.reason})` : ''}`, device: gpu ? 'WebGPU (onnxruntime-node\'s bundled Dawn)' : cpuDescription() };
     },
   };
+}
+
+/**
+ * The WebGPU EP keeps kernel outputs on the GPU (gpu-buffer IO binding); should that fail its
+ * self-test, it runs with every output copied back, and says why. Neither is measured on a GPU yet.
+ */
+async function webgpuProbe(threads: number): Promise<{ ok: boolean; reason: string }> {
+  const resident = await registerOnnxruntimeBackend({ executionProvider: 'webgpu', intraOpNumThreads: threads, gpuBufferOutputs: true });
+  if (resident.ok) return resident;
+  const copied = await registerOnnxruntimeBackend({ executionProvider: 'webgpu', intraOpNumThreads: threads });
+  return copied.ok ? { ok: true, reason: `${copied.reason}; outputs copied back: keeping them on the GPU failed (${resident.reason})` } : { ok: false, reason: resident.reason };
+}
+
+/** Both GPU routes for `auto`, the measured-faster one first (gpu-route.ts). */
+function gpuCandidates(threads: number, log: (msg: string) => void): Candidate[] {
+  const { order, reason } = gpuRouteOrder();
+  log(`[engine] GPU routes in order ${order.join(', ')}: ${reason}`);
+  return order.map((route) => (route === 'webgpu' ? webgpuCandidate(false) : onnxruntimeCandidate(threads, 'webgpu', true)));
 }
 
 function wasmCandidate(threads: number): Candidate {
@@ -191,7 +197,7 @@ function cpuCandidate(): Candidate {
   };
 }
 
-function candidatesFor(req: BackendRequest, threads: number): { list: Candidate[]; notes: { backend: string; reason: string }[] } {
+function candidatesFor(req: BackendRequest, threads: number, log: (msg: string) => void, asyncReads: boolean): { list: Candidate[]; notes: { backend: string; reason: string }[] } {
   const wasmThreads = Math.min(threads, WASM_MAX_THREADS);
   const notes: { backend: string; reason: string }[] = [];
   const wasm: Candidate[] = [];
@@ -200,13 +206,15 @@ function candidatesFor(req: BackendRequest, threads: number): { list: Candidate[
   wasm.push(wasmCandidate(1));
   switch (req) {
     case 'auto':
-      return { list: [tensorflowCandidate(), webgpuCandidate(), onnxruntimeCandidate(threads), ...wasm, cpuCandidate()], notes };
+      return { list: [tensorflowCandidate(), ...gpuCandidates(threads, log), onnxruntimeCandidate(threads), ...wasm, cpuCandidate()], notes };
     case 'tensorflow':
       return { list: [tensorflowCandidate()], notes: [] };
     case 'webgpu':
-      return { list: [webgpuCandidate()], notes: [] };
+      return { list: [webgpuCandidate(asyncReads)], notes: [] };
     case 'onnxruntime':
       return { list: [onnxruntimeCandidate(threads)], notes: [] };
+    case 'onnxruntime-webgpu':
+      return { list: [onnxruntimeCandidate(threads, 'webgpu')], notes: [] };
     case 'wasm':
       return { list: wasm, notes };
     case 'cpu':
@@ -225,7 +233,7 @@ export async function initBackend(req: BackendRequest, opts: InitBackendOptions 
   if (!Number.isInteger(threads) || threads < 1) {
     throw new Error(`engine/backend.ts: threads must be a positive integer, got ${opts.threads}`);
   }
-  const { list, notes } = candidatesFor(req, threads);
+  const { list, notes } = candidatesFor(req, threads, log, opts.asyncReads === true);
   const skipped = [...notes];
   for (const candidate of list) {
     let chosen: Chosen;

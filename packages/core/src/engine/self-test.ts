@@ -55,7 +55,8 @@ interface Gradients {
   grads: Record<Name, Float32Array>;
 }
 
-function gradientsOnActiveBackend(): Gradients {
+/** Read back asynchronously: tfjs-webgpu in Node cannot read GPU data synchronously (webgpu-adapter.ts). */
+async function gradientsOnActiveBackend(): Promise<Gradients> {
   const values = NAMES.map((name, i) => tf.tensor(seededValues(tf.util.sizeFromShape([...SHAPES[name]]), 100 + i), [...SHAPES[name]]));
   const labels = tf.tensor(Array.from(seededValues(128, 99), (v) => (v > 0 ? 1 : 0)), [128, 1]);
   values.push(labels);
@@ -63,10 +64,13 @@ function gradientsOnActiveBackend(): Gradients {
     const { value, grads } = tf.valueAndGrads((...args: tf.Tensor[]) =>
       tinyNet(Object.fromEntries(NAMES.map((n, i) => [n, args[i]])) as Record<Name, tf.Tensor>, labels),
     )(values.slice(0, NAMES.length));
-    const out: Gradients = { loss: value.dataSync()[0], grads: {} as Record<Name, Float32Array> };
-    NAMES.forEach((name, i) => (out.grads[name] = grads[i].dataSync() as Float32Array));
-    tf.dispose([value, ...grads]);
-    return out;
+    try {
+      const out: Gradients = { loss: (await value.data())[0], grads: {} as Record<Name, Float32Array> };
+      for (const [i, name] of NAMES.entries()) out.grads[name] = (await grads[i].data()) as Float32Array;
+      return out;
+    } finally {
+      tf.dispose([value, ...grads]);
+    }
   } finally {
     tf.dispose(values);
   }
@@ -100,7 +104,7 @@ export async function gradientSelfTest(backendName: string): Promise<SelfTestRes
   }
   let actual: Gradients;
   try {
-    actual = gradientsOnActiveBackend();
+    actual = await gradientsOnActiveBackend();
   } catch (e) {
     return { ok: false, maxError: Number.POSITIVE_INFINITY, detail: `threw: ${(e as Error).message}` };
   }

@@ -6,7 +6,7 @@ import { captureModelState } from './checkpoint.js';
 import { weightedDiceBCE } from './losses.js';
 import { Adam } from './optim.js';
 import { createRunState, LossTerm } from './state.js';
-import { trainStep } from './step.js';
+import { trainStep, trainStepAsync } from './step.js';
 import { syntheticSquaresSplit, TinySegNet } from './synthetic.js';
 
 beforeAll(async () => {
@@ -39,6 +39,19 @@ describe('trainStep', () => {
     expect(Array.from(after['head.weight'].data)).not.toEqual(Array.from(before['head.weight'].data));
     // BatchNorm running statistics moved too (train-mode forward).
     expect(Array.from(after['body.norm.running_mean'].data)).not.toEqual(Array.from(before['body.norm.running_mean'].data));
+  });
+
+  it('trainStepAsync takes the same step and reads the same result, prediction included', async () => {
+    const a = setup();
+    const b = setup();
+    const args = (s: ReturnType<typeof setup>) => ({ model: s.model, optimizer: s.optimizer, images: s.batch.images, masks: s.batch.masks, text: null, rng: new Rng(1), extraTerms: [meanPred], keepPrediction: true });
+    const n = tf.memory().numTensors;
+    const sync = trainStep(args(a));
+    const async = await trainStepAsync(args(b));
+    expect(tf.memory().numTensors).toBe(n);
+    expect(async).toEqual(sync);
+    expect(async.prediction?.length).toBe(3 * split.height * split.width);
+    expect(captureModelState(b.model)['head.weight'].data).toEqual(captureModelState(a.model)['head.weight'].data);
   });
 
   it('leaks no tensors', () => {

@@ -35,11 +35,47 @@ function termApplies(term: LossTerm, labeled: boolean): boolean {
   return term.appliesTo === 'all' || (term.appliesTo === 'labeled') === labeled;
 }
 
+/** A finished step's tensors: the loss and terms stacked, the kept prediction; `dispose` frees all. */
+interface StepOutputs {
+  stacked: tf.Tensor1D;
+  kept: tf.Tensor | null;
+  termNames: string[];
+  dispose: () => void;
+}
+
 /**
  * One optimisation step: forward in train mode, loss, gradients of every trainable parameter,
  * Adam update. All tensors are tidied; only the loss scalars are read back (one sync).
  */
 export function trainStep(args: TrainStepArgs): TrainStepResult {
+  const s = runStep(args);
+  try {
+    return readResult(s, s.stacked.dataSync(), s.kept?.dataSync());
+  } finally {
+    s.dispose();
+  }
+}
+
+/**
+ * The same step, reading the loss back asynchronously: for backends that cannot read GPU data
+ * synchronously (tfjs-webgpu in Node, engine/webgpu-adapter.ts), as the GPU checks time them.
+ */
+export async function trainStepAsync(args: TrainStepArgs): Promise<TrainStepResult> {
+  const s = runStep(args);
+  try {
+    return readResult(s, await s.stacked.data(), s.kept ? await s.kept.data() : undefined);
+  } finally {
+    s.dispose();
+  }
+}
+
+function readResult(s: StepOutputs, values: tf.backend_util.TypedArray, prediction: tf.backend_util.TypedArray | undefined): TrainStepResult {
+  const out: Record<string, number> = {};
+  s.termNames.forEach((n, i) => (out[n] = values[i + 1]));
+  return { loss: values[0], terms: out, ...(prediction ? { prediction: (prediction as Float32Array).slice() } : {}) };
+}
+
+function runStep(args: TrainStepArgs): StepOutputs {
   const { model, optimizer, images, masks, text, rng } = args;
   const info = args.batchInfo ?? { ids: [], labeled: masks !== null, pixelMaps: [], state: createRunState() };
   if (info.labeled && !masks) throw new Error('train/step.ts trainStep: a labeled batch needs masks');
@@ -80,19 +116,15 @@ export function trainStep(args: TrainStepArgs): TrainStepResult {
     throw err;
   }
   const { value, grads } = computed;
-
+  const dispose = () => tf.dispose([value, ...termValues, ...Object.values(grads), ...(kept ? [kept] : [])]);
   try {
     const named: Record<string, tf.Tensor> = {};
     for (const [varName, g] of Object.entries(grads)) named[nameOfVariable.get(varName)!] = g;
     optimizer.step(named);
-    const stacked = tf.stack([value, ...termValues]);
-    const values = stacked.dataSync();
-    stacked.dispose();
-    const out: Record<string, number> = {};
-    termNames.forEach((n, i) => (out[n] = values[i + 1]));
-    const prediction = kept ? ((kept as tf.Tensor).dataSync() as Float32Array).slice() : undefined;
-    return { loss: values[0], terms: out, ...(prediction ? { prediction } : {}) };
-  } finally {
-    tf.dispose([value, ...termValues, ...Object.values(grads), ...(kept ? [kept] : [])]);
+    const stacked = tf.stack([value, ...termValues]) as tf.Tensor1D;
+    return { stacked, kept, termNames, dispose: () => (stacked.dispose(), dispose()) };
+  } catch (err) {
+    dispose();
+    throw err;
   }
 }

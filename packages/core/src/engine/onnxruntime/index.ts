@@ -16,6 +16,8 @@ export interface OnnxruntimeBackendOptions {
   executionProvider?: 'cpu' | 'webgpu';
   /** ORT intra-op threads per session; default: the machine's available parallelism. */
   intraOpNumThreads?: number;
+  /** webgpu EP: kernel outputs stay on the GPU between kernels (gpu-buffer IO binding). Not yet measured. */
+  gpuBufferOutputs?: boolean;
 }
 
 export interface BackendProbe {
@@ -29,6 +31,7 @@ export { BACKEND_NAME as ONNXRUNTIME_BACKEND_NAME } from './register.js';
 export { createBenchStep, BenchUNet, lvitLoss, PlainAdam } from './bench-unet.js';
 export type { BenchStep } from './bench-unet.js';
 export { runTorchReference, timeSteps } from './bench.js';
+export { probeOrtWebgpu } from './webgpu-probe.js';
 export type { TorchReferenceResult, StepTimes } from './bench.js';
 
 /**
@@ -53,13 +56,14 @@ export async function registerOnnxruntimeBackend(opts: OnnxruntimeBackendOptions
   try {
     registerOnnxruntimeKernels();
     registerFusedGradients();
-    registerBackendFactory({ executionProvider, intraOpNumThreads });
+    registerBackendFactory({ executionProvider, intraOpNumThreads, gpuBufferOutputs: opts.gpuBufferOutputs === true && executionProvider === 'webgpu' });
     const failure = await gradientSelfTest(BACKEND_NAME);
     if (failure) {
       unregisterBackendIfInactive();
       return { ok: false, reason: failure };
     }
-    return { ok: true, reason: `onnxruntime-node ${ortPackageVersion()} (${executionProvider}, ${intraOpNumThreads} threads): gradient self-test passed` };
+    const where = opts.gpuBufferOutputs && executionProvider === 'webgpu' ? ', outputs kept on the GPU' : '';
+    return { ok: true, reason: `onnxruntime-node ${ortPackageVersion()} (${executionProvider}${where}, ${intraOpNumThreads} threads): gradient self-test passed` };
   } catch (e) {
     unregisterBackendIfInactive();
     return { ok: false, reason: `onnxruntime backend failed its self-test: ${(e as Error).message}` };

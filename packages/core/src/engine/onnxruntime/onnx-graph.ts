@@ -48,6 +48,7 @@ export class GraphBuilder {
   private readonly renamed = new Map<string, string>();
   /** Output shapes as declared by `output()` (undefined: left to ORT's shape inference). */
   readonly outputShapes: (readonly number[] | undefined)[] = [];
+  readonly outputTypes: OnnxDtype[] = [];
   private counter = 0;
 
   /** Declares the next graph input (i0, i1, ...) and returns its name. */
@@ -112,6 +113,7 @@ export class GraphBuilder {
     }
     this.outputs.push(valueInfo(name, dtype, shape));
     this.outputShapes.push(shape);
+    this.outputTypes.push(dtype);
   }
 
   get numOutputs(): number {

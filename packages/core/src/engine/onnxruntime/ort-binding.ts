@@ -21,16 +21,33 @@ export interface OrtFeed {
 export type OrtDataType = 'float32' | 'int32' | 'bool' | 'int64' | 'uint8';
 export type OrtTypedArray = Float32Array | Int32Array | Uint8Array | BigInt64Array;
 
-/** What the binding returns per output (an onnxruntime-common Tensor). */
+/**
+ * A tensor ORT keeps on the GPU (IO binding): a previous run's output with location 'gpu-buffer';
+ * `gpuBuffer` is the binding's external handle to the WebGPU buffer. Fed back as it came.
+ */
+export interface OrtGpuFeed {
+  dims: readonly number[];
+  type: OrtDataType;
+  location: 'gpu-buffer';
+  gpuBuffer: unknown;
+}
+
+/**
+ * What the binding returns per output (an onnxruntime-common Tensor). With gpu-buffer outputs,
+ * `location` is 'gpu-buffer', `data` is not there and `dispose()` frees the GPU buffer.
+ */
 export interface OrtResult {
   dims: readonly number[];
   type: string;
   data: OrtTypedArray;
+  location?: string;
+  gpuBuffer?: unknown;
+  dispose?: () => void;
 }
 
 interface NativeSession {
   loadModel(buffer: ArrayBufferLike, byteOffset: number, byteLength: number, options: object): void;
-  run(feeds: Record<string, OrtFeed>, fetches: Record<string, null>, runOptions: object): Record<string, OrtResult>;
+  run(feeds: Record<string, OrtFeed | OrtGpuFeed>, fetches: Record<string, null>, runOptions: object): Record<string, OrtResult>;
   dispose(): void;
   readonly inputMetadata?: { name: string; type: number; shape: number[] }[];
   readonly outputMetadata?: { name: string; type: number; shape: number[] }[];
@@ -46,6 +63,12 @@ export interface OrtSessionOptions {
   intraOpNumThreads: number;
   /** ORT's per-session memory arena for graph intermediates (off: hundreds of sessions would each keep their peak). */
   cpuMemArena?: boolean;
+  /**
+   * webgpu EP only: all-float32 graphs leave their outputs on the GPU (`preferredOutputLocation:
+   * 'gpu-buffer'`), so the next kernel reads them there instead of a copy made on the CPU.
+   * Wired, not yet measured on a GPU.
+   */
+  gpuBufferOutputs?: boolean;
 }
 
 let loaded: NativeBinding | null = null;
@@ -92,8 +115,9 @@ export function defaultThreads(): number {
  * its own intra-op pool, and spinning workers of the previous kernel steal the cores from the next
  * one (measured: 40 sessions round robin took 880 ms with spinning, 160 ms without; 1 session 100 ms).
  */
-function nativeOptions(opts: OrtSessionOptions): object {
+export function nativeOptions(opts: OrtSessionOptions, gpuOutputs = false): object {
   return {
+    ...(gpuOutputs ? { preferredOutputLocation: 'gpu-buffer' } : {}),
     executionProviders: [{ name: opts.executionProvider }],
     intraOpNumThreads: opts.intraOpNumThreads,
     interOpNumThreads: 1,
@@ -117,13 +141,14 @@ export class OrtSession {
    * static shape is used. (ORT reports an unknown rank as [], like a scalar, so an undeclared output
    * whose inferred rank is 0 is fetched unallocated: correct, but copied out of ORT's memory.)
    */
-  constructor(model: Uint8Array, opts: OrtSessionOptions, numOutputs: number, declaredShapes: (readonly number[] | undefined)[] = []) {
+  /** `gpuOutputs`: ORT allocates every output on the GPU and returns it there (gpu-buffer IO binding). */
+  constructor(model: Uint8Array, opts: OrtSessionOptions, numOutputs: number, declaredShapes: (readonly number[] | undefined)[] = [], gpuOutputs = false) {
     const B = loadOrtBinding();
     this.native = new B.InferenceSession();
-    this.native.loadModel(model.buffer, model.byteOffset, model.byteLength, nativeOptions(opts));
+    this.native.loadModel(model.buffer, model.byteOffset, model.byteLength, nativeOptions(opts, gpuOutputs));
     this.outputNames = Array.from({ length: numOutputs }, (_, i) => `o${i}`);
     this.nullFetches = Object.fromEntries(this.outputNames.map((n) => [n, null]));
-    this.outputs = staticOutputs(this.native, this.outputNames, declaredShapes);
+    this.outputs = gpuOutputs ? null : staticOutputs(this.native, this.outputNames, declaredShapes);
   }
 
   /**
@@ -132,7 +157,7 @@ export class OrtSession {
    * allocated outputs come back as external ArrayBuffers V8 does not count, so garbage piled up to
    * GBs of RSS and every allocation paid fresh page faults.)
    */
-  run(feeds: Record<string, OrtFeed>, alloc: (ctor: TypedArrayCtor, length: number) => OrtFeed['data'] = (c, n) => new c(n)): OrtResult[] {
+  run(feeds: Record<string, OrtFeed | OrtGpuFeed>, alloc: (ctor: TypedArrayCtor, length: number) => OrtFeed['data'] = (c, n) => new c(n)): OrtResult[] {
     if (!this.outputs) {
       const out = this.native.run(feeds, this.nullFetches, {});
       return this.outputNames.map((n) => out[n]);

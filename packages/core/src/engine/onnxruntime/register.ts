@@ -33,6 +33,7 @@ export const ORT_KERNELS: OrtKernel[] = [
 function timedCpu(name: string, cpu: tf.KernelFunc): tf.KernelFunc {
   return (args) => {
     const t0 = performance.now();
+    (args.backend as OnnxruntimeBackend).materialize(args.inputs);
     const out = cpu(args);
     (args.backend as OnnxruntimeBackend).noteCpuOutputs(out);
     recordKernel(name, true, performance.now() - t0);
@@ -48,6 +49,7 @@ function withOrt(name: string, ort: OrtKernel, cpu: tf.KernelFunc): tf.KernelFun
       recordKernel(name, false, performance.now() - t0);
       return out;
     }
+    (args.backend as OnnxruntimeBackend).materialize(args.inputs);
     const fallback = cpu(args);
     (args.backend as OnnxruntimeBackend).noteCpuOutputs(fallback);
     recordKernel(name, true, performance.now() - t0);

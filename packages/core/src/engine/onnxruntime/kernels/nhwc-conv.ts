@@ -25,12 +25,22 @@ export interface ConvGeometry {
 
 const NCHWC = 'com.microsoft.nchwc';
 let blockSize: number | null | undefined;
+let enabled = true;
+
+/**
+ * The NCHWc ops are CPU EP kernels: in a WebGPU EP session ORT would run them on the CPU, with a
+ * copy each way. The backend turns the path off for any other EP (backend.ts).
+ */
+export function setNchwcEnabled(on: boolean): void {
+  enabled = on;
+}
 
 /**
  * The NCHWc block size of this machine's MLAS (16 with AVX-512, 8 with AVX2), found once by
  * checking which in-graph filter reorder reproduces a plain Conv; null disables the NCHWc path.
  */
 export function nchwcBlockSize(): number | null {
+  if (!enabled) return null;
   if (blockSize !== undefined) return blockSize;
   blockSize = null;
   const c = 32;
