@@ -163,10 +163,10 @@ function chartCard(title: string, attrs: string, size = ''): string {
 }
 
 export function renderComparisonTable(t: DatasetTable): string {
-  const head = `<tr><th>Model</th><th>Labels</th><th>Profile</th><th>n</th><th>Dice (ours)</th><th>IoU (ours)</th><th>Dice / IoU (published)</th><th>Source</th><th>Δ Dice / Δ IoU</th></tr>`;
+  const head = `<tr><th>Model</th><th>Labels</th><th>Profile</th><th>n</th><th>Dice (ours)</th><th>IoU (ours)</th><th title="TP/FP/FN summed over the test set before dividing; not the paper's convention, so not compared with any published number">Dice / IoU pooled (ours)</th><th>Dice / IoU (published)</th><th>Source</th><th>Δ Dice / Δ IoU</th></tr>`;
   const body = t.rows.map(renderRow).join('\n');
   return `<div class="table-wrap"><table class="comparison">
-<caption>${esc(t.datasetLabel)}: our test scores (mean ± sample std over seeds; per-seed values under each mean, each linked to its run) next to the published number. Δ = ours − published, in points. The line under each row gives its note and provenance.</caption>
+<caption>${esc(t.datasetLabel)}: our test scores (mean ± sample std over seeds; per-seed values under each mean, each linked to its run) next to the published number; the pooled column is a second convention, not compared with anything. Δ = ours (per image) − published, in points. The line under each row gives its note and provenance.</caption>
 <thead>${head}</thead>
 ${body}
 </table></div>`;
@@ -180,6 +180,9 @@ function renderRow(row: ComparisonRow): string {
     `<div class="seeds">${row.perSeed.map((s) => `<a href="#${esc(s.anchor)}" title="run ${esc(s.runId)}">s${s.seed}:&nbsp;${fmt(s[metric])}</a>`).join(' ')}</div>`;
   const ours = (metric: 'dice' | 'iou') =>
     `<td class="num ours"><a class="mean" href="#${esc(row.groupAnchor)}" title="${esc(seedsTitle)}">${fmtMeanStd(row[metric])}</a>${seedLinks(metric)}</td>`;
+  const pooled = row.pooled
+    ? `<td class="num pooled">${fmtMeanStd(row.pooled.dice)} / ${fmtMeanStd(row.pooled.iou)}</td>`
+    : `<td class="num pooled" title="this row's results predate the pooled score">—</td>`;
   const published = p
     ? `<td class="num published">${fmt(p.dice)} / ${fmt(p.iou)}</td><td class="source">${sourceBadge(p)}</td>`
     : `<td class="not-published" colspan="2">not published here</td>`;
@@ -187,11 +190,11 @@ function renderRow(row: ComparisonRow): string {
   const nCell = `<td class="num">${row.n}${row.n === 1 ? '<br><span class="badge single">single seed</span>' : ''}</td>`;
   const profile = `<td>${esc(row.profile)} ${row.reduced ? reducedBadge() : fullBadge()}</td>`;
   const sourceNotes = p ? [p.note, ...row.publishedAlso.map((e) => `also in: ${e.sourceDetail}`)].filter(Boolean) : [];
-  const sub = `<tr class="sub"><td colspan="9"><span class="row-note">${esc(rowNote(row))}.</span>${
+  const sub = `<tr class="sub"><td colspan="10"><span class="row-note">${esc(rowNote(row))}.</span>${
     sourceNotes.length ? ` <span class="source-note">Published: ${esc(sentences(sourceNotes))}</span>` : ''
   } <span class="prov">${provenanceLine(row)}</span></td></tr>`;
   const cls = row.reduced ? ' class="reduced-row"' : '';
-  return `<tbody${cls}><tr class="main"><td class="model">${esc(row.modelLabel)}</td><td class="num">${row.labelPercent}%</td>${profile}${nCell}${ours('dice')}${ours('iou')}${published}${diff}</tr>
+  return `<tbody${cls}><tr class="main"><td class="model">${esc(row.modelLabel)}</td><td class="num">${row.labelPercent}%</td>${profile}${nCell}${ours('dice')}${ours('iou')}${pooled}${published}${diff}</tr>
 ${sub}</tbody>`;
 }
 
@@ -268,7 +271,8 @@ function renderPanel(panel: QualPanel): string {
 function renderMethods(): string {
   return `<section id="methods"><h2>Methods and sources</h2>
 <ul>
-<li>Test metrics follow the official test script (LVIT.md §4): per image at the model's input size, prediction = sigmoid &gt; 0.5, Dice = 2|P∩G|/(|P|+|G|+1e-5), IoU = Jaccard; an image with empty prediction and empty ground truth scores 0. The scores are means over the test images.</li>
+<li>Test metrics follow the official test script (LVIT.md §4): per image at the model's input size, prediction = sigmoid &gt; 0.5, Dice = 2|P∩G|/(|P|+|G|+1e-5), IoU = Jaccard; an image with empty prediction and empty ground truth scores 0. The scores are means over the test images (the paper's convention, and the only one compared with published numbers).</li>
+<li>The "pooled" column sums TP, FP and FN over the whole test set before dividing (Dice = 2TP/(2TP+FP+FN), IoU = TP/(TP+FP+FN)), as some later text-guided papers report; it scores the same predictions higher and is never set against a published number. "—": the row's results were written before the pooled score was stored.</li>
 <li>Ours: mean ± sample standard deviation (n − 1) over seeds; n = number of seeds. Each seed's value is listed and linked to its run.</li>
 <li>A published value is "within the seed spread" when it lies inside our mean ± std. With one seed no spread exists, and no difference can be shown.</li>
 <li>Published numbers come only from RESULTS.md of this project, each labelled <span class="badge verified">verified: official LViT README</span> or <span class="badge secondary">secondary source</span>. Cells it does not have say "not published here".</li>
