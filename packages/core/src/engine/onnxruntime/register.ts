@@ -34,7 +34,7 @@ function timedCpu(name: string, cpu: tf.KernelFunc): tf.KernelFunc {
   return (args) => {
     const t0 = performance.now();
     const out = cpu(args);
-    (args.backend as OnnxruntimeBackend).noteCpuOutputs(out);
+    (args.backend as OnnxruntimeBackend).noteCpuOutputs(out, name, args.inputs);
     recordKernel(name, true, performance.now() - t0);
     return out;
   };
@@ -49,7 +49,7 @@ function withOrt(name: string, ort: OrtKernel, cpu: tf.KernelFunc): tf.KernelFun
       return out;
     }
     const fallback = cpu(args);
-    (args.backend as OnnxruntimeBackend).noteCpuOutputs(fallback);
+    (args.backend as OnnxruntimeBackend).noteCpuOutputs(fallback, name, args.inputs);
     recordKernel(name, true, performance.now() - t0);
     return fallback;
   };
