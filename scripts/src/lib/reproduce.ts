@@ -13,6 +13,7 @@ import { buildTextFeatureLookup, loadContrastiveLabels, loadDataset, openTextEnc
 import { buildReport } from '@lvit-bench/report';
 import { intListFlag, listFlag, parseFlags, stringFlag } from './args.js';
 import { gitState, repoRoot } from './repo.js';
+import { CHANNEL_ORDER } from './run.js';
 import { profileFromTurboAncestor } from './turbo-profile.js';
 import { reportTensorLeak, RunContext, runExperiment, runIdOf, RunSpec } from './experiment.js';
 import { getProfile, ProfileConfig } from '../configs/profiles.js';
@@ -110,7 +111,7 @@ async function datasetContext(
 ): Promise<RunContext> {
   const { log } = env;
   const dataConfig = profile.data[dataset];
-  const channelOrder = 'bgr' as const; // cv2.imread order, as the official loader
+  const channelOrder = CHANNEL_ORDER;
   const data = await loadDataset({
     dataset,
     root: join(env.dataRoot, dataset),

@@ -35,3 +35,4 @@ export {
 export { makeSyntheticDataset, type SyntheticOptions } from './synthetic.js';
 export { writePng } from './png.js';
 export { loadContrastiveLabels, CONTRASTIVE_LABELS_CSV } from './contrastive.js';
+export { readModelInput, readModelMask, maskToSize, type ModelInput } from './model-input.js';

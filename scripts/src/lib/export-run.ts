@@ -1,0 +1,97 @@
+/** `lvit export`: a finished run's best checkpoint as a self-describing ONNX inference file. */
+import * as tf from '@tensorflow/tfjs';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  createModel,
+  exportModelToOnnx,
+  getModelEntry,
+  IMAGE_NORMALISATION,
+  loadCheckpointSync,
+  loadModelState,
+  ONNX_MODEL_FORMAT,
+  Rng,
+  runPaths,
+  writeFileAtomic,
+  type OnnxModelInfo,
+  type RunResult,
+} from '@lvit-bench/core';
+import '@lvit-bench/baselines';
+import { CHANNEL_ORDER, readResult, RESULT_FILE } from './run.js';
+
+export const ONNX_FILE = 'model.onnx';
+
+export interface ExportOutcome {
+  file: string;
+  info: OnnxModelInfo;
+  bytes: number;
+  /** Kernel graphs in the traced forward. */
+  kernels: number;
+}
+
+/** The registered architecture of a result's model key ('lvit-t+epi+lv' -> 'lvit-t', 'lvit-t+unet-init' -> 'lvit-t'). */
+export function baseModelOf(result: RunResult): string {
+  return result.semi?.baseModel ?? result.model.split('+')[0];
+}
+
+/** What the exported file says about itself, from the run's result. */
+export function onnxInfoOf(result: RunResult): OnnxModelInfo {
+  const model = baseModelOf(result);
+  const { unetInit: _unetInit, ...modelConfig } = result.modelConfig;
+  const usesText = getModelEntry(model).usesText;
+  const textShape: [number, number] | null = usesText ? [Number(modelConfig.textTokens), Number(modelConfig.textDim)] : null;
+  const size = result.train.imageSize;
+  return {
+    format: ONNX_MODEL_FORMAT,
+    model,
+    modelKey: result.model,
+    modelConfig,
+    inputShape: [size, size, Number(modelConfig.inChannels ?? 3)],
+    channelOrder: CHANNEL_ORDER,
+    normalisation: IMAGE_NORMALISATION,
+    textEncoder: usesText ? result.provenance.textEncoder : null,
+    textShape,
+    runId: result.runId,
+    dataset: result.dataset,
+    labelFraction: result.labelFraction,
+    seed: result.seed,
+    checkpointEpoch: result.val.bestEpoch || null,
+    dataManifestHash: result.provenance.dataManifestHash,
+    gitCommit: result.provenance.gitCommit,
+    gitDirty: result.provenance.gitDirty,
+  };
+}
+
+/**
+ * Exports the best checkpoint of the finished run in `runDir` to `out` (default RUN_DIR/model.onnx).
+ * Needs the onnxruntime backend active (the trace runs its kernels).
+ */
+export function exportRun(runDir: string, out = join(runDir, ONNX_FILE)): ExportOutcome {
+  const resultPath = join(runDir, RESULT_FILE);
+  const read = readResult(resultPath);
+  if (read.status === 'missing') throw new Error(`${resultPath}: no result file; export needs a finished run`);
+  if (read.status === 'invalid') throw new Error(read.reason);
+  const result = read.result;
+  const best = runPaths(runDir).best;
+  if (!existsSync(best)) throw new Error(`${best}: the run has no best checkpoint to export`);
+  const info = onnxInfoOf(result);
+  if (info.textShape && !info.textEncoder) throw new Error(`${resultPath}: ${info.model} reads text but the result names no text encoder`);
+  const model = createModel(info.model, { ...info.modelConfig, seed: result.seed });
+  try {
+    loadModelState(model, loadCheckpointSync(best).model);
+    // The trace inputs' values do not matter (the graph has no data-dependent branches).
+    const rng = new Rng(0);
+    const [h, w, c] = info.inputShape;
+    const image = tf.tensor4d(new Float32Array(h * w * c).map(() => rng.next()), [1, h, w, c]);
+    const text = info.textShape ? tf.tensor3d(new Float32Array(info.textShape[0] * info.textShape[1]).map(() => rng.normal()), [1, ...info.textShape]) : null;
+    try {
+      const traced = exportModelToOnnx(model, info, image, text);
+      writeFileAtomic(out, traced.bytes);
+      return { file: out, info, bytes: traced.bytes.length, kernels: traced.kernels };
+    } finally {
+      tf.dispose([image, ...(text ? [text] : [])]);
+    }
+  } finally {
+    model.dispose();
+  }
+}
