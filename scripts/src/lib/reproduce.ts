@@ -14,6 +14,7 @@ import { buildReport } from '@lvit-bench/report';
 import { intListFlag, listFlag, parseFlags, stringFlag } from './args.js';
 import { gitState, repoRoot } from './repo.js';
 import { CHANNEL_ORDER } from './run.js';
+import { progressLogger } from './progress.js';
 import { profileFromTurboAncestor } from './turbo-profile.js';
 import { reportTensorLeak, RunContext, runExperiment, runIdOf, RunSpec } from './experiment.js';
 import { getProfile, ProfileConfig } from '../configs/profiles.js';
@@ -185,16 +186,6 @@ function checkWritable(runsRoot: string): void {
   }
 }
 
-function progressLogger(what: string, log: (m: string) => void): (done: number, total: number) => void {
-  let last = 0;
-  return (done, total) => {
-    const now = Date.now();
-    if (done === total || now - last > 5000) {
-      last = now;
-      log(`${what}: ${done}/${total}`);
-    }
-  };
-}
 
 function unique<T>(xs: T[]): T[] {
   return [...new Set(xs)];

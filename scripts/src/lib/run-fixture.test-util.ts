@@ -21,8 +21,8 @@ export const FIXTURE_CONFIGS: Record<string, Record<string, unknown>> = {
   transunet: { widthFactor: 0.5, hiddenSize: 32, numLayers: 2, numHeads: 4, mlpDim: 64, headChannels: 32, decoderChannels: [32, 16, 8, 8] },
 };
 
-export function writeFinishedRun(dir: string, model: string, seed = 5): RunResult {
-  const modelConfig = { ...FIXTURE_CONFIGS[model], imageSize: FIXTURE_SIZE };
+export function writeFinishedRun(dir: string, model: string, seed = 5, overrides: Record<string, unknown> = {}): RunResult {
+  const modelConfig = { ...FIXTURE_CONFIGS[model], imageSize: FIXTURE_SIZE, ...overrides };
   const m = createModel(model, { ...modelConfig, seed });
   const state = captureModelState(m);
   m.dispose();

@@ -36,3 +36,4 @@ export { makeSyntheticDataset, type SyntheticOptions } from './synthetic.js';
 export { writePng } from './png.js';
 export { loadContrastiveLabels, CONTRASTIVE_LABELS_CSV } from './contrastive.js';
 export { readModelInput, readModelMask, maskToSize, type ModelInput } from './model-input.js';
+export { readCsvTable, type CsvTable } from './csv.js';
