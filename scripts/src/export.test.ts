@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readOnnxModelInfo, registerOnnxruntimeBackend, Rng } from '@lvit-bench/core';
 import { readModelInput } from '@lvit-bench/datasets';
-import { exportRun } from './lib/export-run.js';
+import { exportPublishedSeeds, exportRun } from './lib/export-run.js';
 import { FIXTURE_CONFIGS, FIXTURE_SIZE, tfjsForwardOfRun, writeFinishedRun } from './lib/run-fixture.test-util.js';
 
 /**
@@ -80,6 +80,29 @@ describe('lvit export', () => {
       expect(spread).toBeGreaterThan(1e-3);
     });
   }
+
+  it('reproduce exports the seed each report row publishes (best validation Dice), once, and restores the backend', async () => {
+    const root = join(tmp, 'matrix');
+    for (const seed of [6, 7]) {
+      const dir = join(root, 'unet', `s${seed}`);
+      writeFinishedRun(dir, 'unet', seed);
+      const result = JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8'));
+      result.val.bestDice = seed === 7 ? 0.8 : 0.6;
+      result.test.dice = seed === 7 ? 0.1 : 0.9; // the test score must not choose
+      writeFileSync(join(dir, 'result.json'), JSON.stringify(result));
+    }
+    await tf.setBackend('cpu');
+    const log: string[] = [];
+    expect(await exportPublishedSeeds(root, 'test', (m) => log.push(m))).toEqual([]);
+    expect(tf.getBackend()).toBe('cpu');
+    expect(existsSync(join(root, 'unet', 's6', 'model.onnx'))).toBe(false);
+    const file = join(root, 'unet', 's7', 'model.onnx');
+    expect(readOnnxModelInfo(readFileSync(file), file).seed).toBe(7);
+    const written = statSync(file).mtimeMs;
+    await exportPublishedSeeds(root, 'test', (m) => log.push(m));
+    expect(statSync(file).mtimeMs).toBe(written);
+    expect(log).toHaveLength(1);
+  });
 
   it('names the run folder when there is nothing to export', () => {
     expect(() => exportRun(join(tmp, 'nowhere'))).toThrow(/nowhere\/result\.json: no result file/);

@@ -4,6 +4,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildFindings, type Finding } from './findings.js';
 import { renderPage } from './html.js';
+import { copyModelDownloads } from './models.js';
 import { loadRuns, type LoadedRun, type SkippedFile } from './load.js';
 import { datasetLabel, publishedForDataset } from './published.js';
 import { buildQualitativePanels } from './qualitative.js';
@@ -44,7 +45,7 @@ const ASSETS_DIR = fileURLToPath(new URL('../assets/', import.meta.url));
 
 /**
  * Read every result file under `runsDir` and write a self-contained static site to `outDir`:
- * index.html, assets/ (chart.js, CSS, client script, overlays, logs), results.json, tables.csv,
+ * index.html, assets/ (chart.js, CSS, client script, overlays, logs, exported models), results.json, tables.csv,
  * tables.md. The site is assembled in a sibling folder and swapped in at the end, so a reader
  * never sees half a site.
  */
@@ -72,6 +73,7 @@ export async function buildReport(opts: BuildReportOptions): Promise<BuildReport
     copyStaticAssets(staging);
     const { panels, warnings: qualWarnings } = await buildQualitativePanels(runs, staging, { maxImages: opts.maxQualitativeImages });
     const logLinks = copyLogs(runs, staging);
+    const downloads = copyModelDownloads(runs, staging);
     const semi = buildSemiComparisons(tables, runs);
     const ablation = buildAblation(tables, runs);
     const results = buildResultsJson({ title, generatedAt, profileFilter: opts.profile ?? null, tables, runs, findings });
@@ -92,6 +94,7 @@ export async function buildReport(opts: BuildReportOptions): Promise<BuildReport
       panels,
       warnings,
       logLinks,
+      downloads,
       results,
     });
     writeFileSync(join(staging, 'index.html'), html);

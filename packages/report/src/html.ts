@@ -3,6 +3,7 @@ import type { LoadedRun, SkippedFile } from './load.js';
 import { DATA_CAVEATS, findPublished, NOT_AVAILABLE_NOTE, type PublishedEntry } from './published.js';
 import { esc, fullBadge, reducedBadge } from './html-util.js';
 import type { QualPanel } from './qualitative.js';
+import type { ModelDownload } from './models.js';
 import { renderRuns } from './runs-html.js';
 import { renderAblation, renderSemiSection, type AblationTable, type SemiComparison } from './semi.js';
 import { jsonForScript, type ResultsJson } from './results-json.js';
@@ -30,6 +31,8 @@ export interface PageModel {
   warnings: string[];
   /** Site-relative link to each run's copied log.jsonl, by run anchor. */
   logLinks: Map<string, string>;
+  /** Each row's published ONNX model (models.ts), by group anchor. */
+  downloads: Map<string, ModelDownload>;
   results: ResultsJson;
 }
 
@@ -144,7 +147,7 @@ ${profiles.map((p) => chartCard(`Per-image test Dice (all seeds; bars: quartiles
     .join('\n');
   return `<section class="dataset" id="ds-${ds}">
 <h2>${esc(t.datasetLabel)}</h2>
-${renderComparisonTable(t)}
+${renderComparisonTable(t, m.downloads)}
 ${renderSemiSection(t.dataset, m.semi)}
 ${renderAblation(t.dataset, m.ablation)}
 ${renderPublishedTable(t.published, t.datasetLabel)}
@@ -162,9 +165,9 @@ function chartCard(title: string, attrs: string, size = ''): string {
   return `<figure class="chart ${size}"><figcaption>${title}</figcaption><div class="canvas-box"><canvas ${attrs}></canvas></div></figure>`;
 }
 
-export function renderComparisonTable(t: DatasetTable): string {
+export function renderComparisonTable(t: DatasetTable, downloads: ReadonlyMap<string, ModelDownload> = new Map()): string {
   const head = `<tr><th>Model</th><th>Labels</th><th>Profile</th><th>n</th><th>Dice (ours)</th><th>IoU (ours)</th><th title="TP/FP/FN summed over the test set before dividing; not the paper's convention, so not compared with any published number">Dice / IoU pooled (ours)</th><th>Dice / IoU (published)</th><th>Source</th><th>Δ Dice / Δ IoU</th></tr>`;
-  const body = t.rows.map(renderRow).join('\n');
+  const body = t.rows.map((row) => renderRow(row, downloads.get(row.groupAnchor))).join('\n');
   return `<div class="table-wrap"><table class="comparison">
 <caption>${esc(t.datasetLabel)}: our test scores (mean ± sample std over seeds; per-seed values under each mean, each linked to its run) next to the published number; the pooled column is a second convention, not compared with anything. Δ = ours (per image) − published, in points. The line under each row gives its note and provenance.</caption>
 <thead>${head}</thead>
@@ -173,7 +176,7 @@ ${body}
 }
 
 /** A row is a tbody of two lines: the numbers, then the note and provenance under them. */
-function renderRow(row: ComparisonRow): string {
+function renderRow(row: ComparisonRow, download: ModelDownload | undefined): string {
   const p = row.published;
   const seedsTitle = row.perSeed.map((s) => `seed ${s.seed}: Dice ${fmt(s.dice)}, IoU ${fmt(s.iou)}`).join('; ');
   const seedLinks = (metric: 'dice' | 'iou') =>
@@ -192,7 +195,7 @@ function renderRow(row: ComparisonRow): string {
   const sourceNotes = p ? [p.note, ...row.publishedAlso.map((e) => `also in: ${e.sourceDetail}`)].filter(Boolean) : [];
   const sub = `<tr class="sub"><td colspan="10"><span class="row-note">${esc(rowNote(row))}.</span>${
     sourceNotes.length ? ` <span class="source-note">Published: ${esc(sentences(sourceNotes))}</span>` : ''
-  } <span class="prov">${provenanceLine(row)}</span></td></tr>`;
+  } <span class="prov">${provenanceLine(row)}</span>${download ? ` ${downloadLink(download)}` : ''}</td></tr>`;
   const cls = row.reduced ? ' class="reduced-row"' : '';
   return `<tbody${cls}><tr class="main"><td class="model">${esc(row.modelLabel)}</td><td class="num">${row.labelPercent}%</td>${profile}${nCell}${ours('dice')}${ours('iou')}${pooled}${published}${diff}</tr>
 ${sub}</tbody>`;
@@ -206,6 +209,11 @@ function provenanceLine(row: ComparisonRow): string {
     `${row.imageSizes.map((s) => `${s}×${s}`).join(', ')} input, epochs ${row.epochsRun.join('/')}`,
     `<a href="#${esc(row.groupAnchor)}">runs and full provenance</a>`,
   ].join(' · ');
+}
+
+function downloadLink(d: ModelDownload): string {
+  const size = d.bytes >= 2 ** 20 ? `${(d.bytes / 2 ** 20).toFixed(1)} MiB` : `${(d.bytes / 1024).toFixed(0)} KiB`;
+  return `<span class="download">Model: <a href="${esc(d.href)}" download title="run ${esc(d.runId)}: best validation Dice of the row's seeds">ONNX, seed ${d.seed}, ${size}</a> <span class="sha256">sha256 <code>${esc(d.sha256)}</code></span> (<code>npx lvit predict --model FILE</code>)</span>`;
 }
 
 function sourceBadge(p: PublishedEntry): string {

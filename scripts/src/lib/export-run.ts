@@ -1,7 +1,7 @@
 /** `lvit export`: a finished run's best checkpoint as a self-describing ONNX inference file. */
 import * as tf from '@tensorflow/tfjs';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import {
   createModel,
   exportModelToOnnx,
@@ -10,6 +10,8 @@ import {
   loadCheckpointSync,
   loadModelState,
   ONNX_MODEL_FORMAT,
+  ONNXRUNTIME_BACKEND_NAME,
+  registerOnnxruntimeBackend,
   Rng,
   runPaths,
   writeFileAtomic,
@@ -17,9 +19,10 @@ import {
   type RunResult,
 } from '@lvit-bench/core';
 import '@lvit-bench/baselines';
+import { groupRuns, loadRuns, MODEL_FILE, modelFileOf, publishedSeedOf } from '@lvit-bench/report';
 import { CHANNEL_ORDER, readResult, RESULT_FILE } from './run.js';
 
-export const ONNX_FILE = 'model.onnx';
+export const ONNX_FILE = MODEL_FILE;
 
 export interface ExportOutcome {
   file: string;
@@ -94,4 +97,41 @@ export function exportRun(runDir: string, out = join(runDir, ONNX_FILE)): Export
   } finally {
     model.dispose();
   }
+}
+
+/** Runs `fn` on the onnxruntime backend (the trace needs its kernels), then returns to the active one. */
+export async function onOnnxruntimeBackend<T>(fn: () => T): Promise<T> {
+  const previous = tf.getBackend();
+  if (previous === ONNXRUNTIME_BACKEND_NAME) return fn();
+  const probe = await registerOnnxruntimeBackend();
+  if (!probe.ok) throw new Error(`export needs the onnxruntime backend: ${probe.reason}`);
+  await tf.setBackend(ONNXRUNTIME_BACKEND_NAME);
+  try {
+    return fn();
+  } finally {
+    await tf.setBackend(previous);
+  }
+}
+
+/**
+ * After a matrix: the model each report row publishes (the seed with the best validation Dice,
+ * report/models.ts) is exported to its run folder unless an export newer than its best checkpoint
+ * is there. Returns the runs whose export failed (with why); the others are written.
+ */
+export async function exportPublishedSeeds(runsRoot: string, profile: string, log: (m: string) => void): Promise<string[]> {
+  const failed: string[] = [];
+  for (const members of groupRuns(loadRuns(runsRoot, { profile }).runs).values()) {
+    const run = publishedSeedOf(members);
+    const dir = dirname(run.file);
+    const file = modelFileOf(run);
+    const best = runPaths(dir).best;
+    if (existsSync(file) && existsSync(best) && statSync(file).mtimeMs >= statSync(best).mtimeMs) continue;
+    try {
+      const outcome = await onOnnxruntimeBackend(() => exportRun(dir, file));
+      log(`${run.result.runId}: exported ${MODEL_FILE} (${(outcome.bytes / 2 ** 20).toFixed(1)} MiB; best validation Dice of ${members.length} seed(s))`);
+    } catch (err) {
+      failed.push(`${run.result.runId}: ${(err as Error).message}`);
+    }
+  }
+  return failed;
 }

@@ -15,6 +15,7 @@ import { intListFlag, listFlag, parseFlags, stringFlag } from './args.js';
 import { gitState, repoRoot } from './repo.js';
 import { CHANNEL_ORDER } from './run.js';
 import { progressLogger } from './progress.js';
+import { exportPublishedSeeds } from './export-run.js';
 import { profileFromTurboAncestor } from './turbo-profile.js';
 import { reportTensorLeak, RunContext, runExperiment, runIdOf, RunSpec } from './experiment.js';
 import { getProfile, ProfileConfig } from '../configs/profiles.js';
@@ -93,6 +94,9 @@ export async function reproduce(
       reportTensorLeak(tensorsBefore, log);
     }
   }
+
+  // The report links each row's model; a failed export is reported, the results and report stand.
+  for (const failure of await exportPublishedSeeds(runsRoot, profile.name, log)) log(`FAILED export ${failure}`);
 
   if (flags['no-report'] !== true) {
     const outDir = resolve(stringFlag(flags, 'site-dir') ?? join(root, 'site'));

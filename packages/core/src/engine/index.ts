@@ -15,6 +15,7 @@ export { gradientSelfTest, type SelfTestResult } from './self-test.js';
 export { loadWasmBackend, unloadWasmBackend, wasmHeapBytes, wasmModule, WASM_MAX_THREADS, type WasmLoadResult } from './wasm-loader.js';
 export {
   onnxruntimeStats,
+  ONNXRUNTIME_BACKEND_NAME,
   registerOnnxruntimeBackend,
   resetOnnxruntimeStats,
   runTorchReference,
