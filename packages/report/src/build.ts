@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { buildFindings, type Finding } from './findings.js';
 import { renderPage } from './html.js';
 import { copyModelDownloads } from './models.js';
+import { buildDemo } from './demo.js';
 import { loadRuns, type LoadedRun, type SkippedFile } from './load.js';
 import { datasetLabel, publishedForDataset } from './published.js';
 import { buildQualitativePanels } from './qualitative.js';
@@ -74,11 +75,12 @@ export async function buildReport(opts: BuildReportOptions): Promise<BuildReport
     const { panels, warnings: qualWarnings } = await buildQualitativePanels(runs, staging, { maxImages: opts.maxQualitativeImages });
     const logLinks = copyLogs(runs, staging);
     const downloads = copyModelDownloads(runs, staging);
+    const { demo, warnings: demoWarnings } = buildDemo(runs, downloads, staging);
     const semi = buildSemiComparisons(tables, runs);
     const ablation = buildAblation(tables, runs);
     const results = buildResultsJson({ title, generatedAt, profileFilter: opts.profile ?? null, tables, runs, findings });
     const hideRoot = (text: string) => text.split(runsDir + sep).join(`${runsLabel}/`);
-    const warnings = qualWarnings.map(hideRoot);
+    const warnings = [...qualWarnings, ...demoWarnings].map(hideRoot);
     const html = renderPage({
       title,
       generatedAt,
@@ -95,6 +97,7 @@ export async function buildReport(opts: BuildReportOptions): Promise<BuildReport
       warnings,
       logLinks,
       downloads,
+      demo,
       results,
     });
     writeFileSync(join(staging, 'index.html'), html);
@@ -136,7 +139,7 @@ function copyStaticAssets(siteDir: string): void {
   copyFileSync(umd, join(assets, 'chart.umd.min.js'));
   const license = join(dirname(chartDist), 'LICENSE.md');
   if (existsSync(license)) copyFileSync(license, join(assets, 'chart.js-LICENSE.md'));
-  for (const file of ['report.css', 'report-client.js']) copyFileSync(join(ASSETS_DIR, file), join(assets, file));
+  for (const file of ['report.css', 'report-client.js', 'demo-client.js']) copyFileSync(join(ASSETS_DIR, file), join(assets, file));
 }
 
 /** Copy each run's log.jsonl (up to 5 MiB) so the published site links to it. */

@@ -4,6 +4,7 @@ import { DATA_CAVEATS, findPublished, NOT_AVAILABLE_NOTE, type PublishedEntry } 
 import { esc, fullBadge, reducedBadge } from './html-util.js';
 import type { QualPanel } from './qualitative.js';
 import type { ModelDownload } from './models.js';
+import type { DemoData } from './demo.js';
 import { renderRuns } from './runs-html.js';
 import { renderAblation, renderSemiSection, type AblationTable, type SemiComparison } from './semi.js';
 import { jsonForScript, type ResultsJson } from './results-json.js';
@@ -33,6 +34,8 @@ export interface PageModel {
   logLinks: Map<string, string>;
   /** Each row's published ONNX model (models.ts), by group anchor. */
   downloads: Map<string, ModelDownload>;
+  /** The in-page "try it" panel's models (demo.ts); null: no row has an exported model. */
+  demo: DemoData | null;
   results: ResultsJson;
 }
 
@@ -46,6 +49,7 @@ export function renderPage(m: PageModel): string {
     renderSummary(m),
     ...m.tables.map((t) => renderDataset(t, m)),
     ...m.publishedOnly.map((t) => renderPublishedOnly(t)),
+    m.demo ? renderTryIt(m.demo) : '',
     hasRuns ? renderRuns(m) : '',
     renderMethods(),
   ].join('\n');
@@ -64,6 +68,7 @@ ${body}
 <script type="application/json" id="report-data">${jsonForScript(m.results)}</script>
 <script src="assets/chart.umd.min.js"></script>
 <script src="assets/report-client.js"></script>
+${m.demo ? '<script src="assets/demo-client.js"></script>' : ''}
 </body>
 </html>
 `;
@@ -209,6 +214,22 @@ function provenanceLine(row: ComparisonRow): string {
     `${row.imageSizes.map((s) => `${s}×${s}`).join(', ')} input, epochs ${row.epochsRun.join('/')}`,
     `<a href="#${esc(row.groupAnchor)}">runs and full provenance</a>`,
   ].join(' · ');
+}
+
+/** The panel's frame; assets/demo-client.js fills it from the embedded demo data. */
+function renderTryIt(demo: DemoData): string {
+  return `<section id="try-it"><h2>Try it: segment an image in this page</h2>
+<p class="note">Each row's published model runs here with onnxruntime-web (WebAssembly, one thread; nothing leaves the page). Pick a model, then one of its run's test images (stored at the model's input size, so the page sees what the evaluation saw, and the run's own Dice for it is shown next to the page's), or drop your own image: the browser resizes it with its canvas (bilinear, close to but not the training's cv2 INTER_LINEAR). Text models (LViT-T) are listed but cannot run here: their text encoder does not run in the page and no sentence features are bundled yet; use <code>npx lvit predict --sentence</code>.</p>
+<div class="demo">
+<label>Model <select id="demo-model"></select></label>
+<p id="demo-why" class="note"></p>
+<div id="demo-images" class="demo-images"></div>
+<div id="demo-drop" class="demo-drop">Drop an image here, or choose one: <input type="file" id="demo-file" accept="image/*"></div>
+<p id="demo-status" class="demo-status" role="status">Pick a model and an image.</p>
+<canvas id="demo-canvas" class="demo-canvas" width="0" height="0"></canvas>
+</div>
+<script type="application/json" id="demo-data">${jsonForScript(demo)}</script>
+</section>`;
 }
 
 function downloadLink(d: ModelDownload): string {
