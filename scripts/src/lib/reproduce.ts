@@ -51,7 +51,7 @@ const USAGE = `Usage: npx turbo run reproduce -- [flags]   (or: node scripts/dis
              their last checkpoint; --resume, the old spelling of that default, is accepted)
   --unet-init  LViT models start from the trained U-Net of the same dataset/fraction/seed (the official
                "pretrain"; results are named lvit-t+unet-init); the U-Net runs first
-  --no-report  skip building the HTML report`;
+  --no-report  skip building the HTML report and exporting the models it links`;
 
 /** Run the matrix selected by `argv` (the CLI flags above). Returns what ran, was skipped or failed. */
 export async function reproduce(
@@ -95,10 +95,9 @@ export async function reproduce(
     }
   }
 
-  // The report links each row's model; a failed export is reported, the results and report stand.
-  for (const failure of await exportPublishedSeeds(runsRoot, profile.name, log)) log(`FAILED export ${failure}`);
-
   if (flags['no-report'] !== true) {
+    // The report links each row's model; a failed export is reported, the results and report stand.
+    for (const failure of await exportPublishedSeeds(runsRoot, profile.name, log)) log(`FAILED export ${failure}`);
     const outDir = resolve(stringFlag(flags, 'site-dir') ?? join(root, 'site'));
     const report = await buildReport({ runsDir: runsRoot, outDir, profile: profile.name });
     log(`report written to ${report.indexHtml}`);
