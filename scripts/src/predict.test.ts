@@ -91,6 +91,17 @@ describe('lvit predict', () => {
     expect(await pngInfo(join(tmp, 'jpeg', 'My Photo.overlay.png'))).toMatchObject({ width: 333, height: 217, channels: 3 });
   });
 
+  it('TIFF, grey and grey+alpha files of other sizes', async () => {
+    const tile = sharp(join(TEST, 'images', readdirSync(join(TEST, 'images')).sort()[1])).extract({ left: 0, top: 0, width: 301, height: 155 });
+    const files = [join(tmp, 'tile.tif'), join(tmp, 'grey.png'), join(tmp, 'grey-alpha.png')];
+    await tile.clone().tiff().toFile(files[0]);
+    await tile.clone().greyscale().png().toFile(files[1]);
+    await tile.clone().greyscale().ensureAlpha().png().toFile(files[2]);
+    const rows = await predict(options('unet', 'formats', { images: files }));
+    expect(rows.map((r) => [r.error, r.width, r.height])).toEqual(files.map(() => [undefined, 301, 155]));
+    expect(await pngInfo(join(tmp, 'formats', 'tile.mask.png'))).toMatchObject({ width: 301, height: 155, channels: 1 });
+  });
+
   it('LViT-T reads each image\'s sentence from a CSV (the dataset\'s text.csv)', async () => {
     const rows = await predict(options('lvit-t', 'csv', { textCsv: join(TEST, '..', 'text.csv') }));
     expect(rows.every((r) => r.error === undefined)).toBe(true);
