@@ -45,7 +45,7 @@ describe('lvit export', () => {
       const dir = join(tmp, key);
       const result = writeFinishedRun(dir, key);
       await tf.setBackend('onnxruntime');
-      const outcome = exportRun(dir);
+      const outcome = await exportRun(dir);
       const bytes = readFileSync(outcome.file);
 
       const info = readOnnxModelInfo(bytes, outcome.file);
@@ -93,18 +93,37 @@ describe('lvit export', () => {
     }
     await tf.setBackend('cpu');
     const log: string[] = [];
-    expect(await exportPublishedSeeds(root, 'test', (m) => log.push(m))).toEqual([]);
+    expect(await exportPublishedSeeds(root, 'test', { cacheDir: join(tmp, 'cache'), log: (m) => log.push(m) })).toEqual([]);
     expect(tf.getBackend()).toBe('cpu');
     expect(existsSync(join(root, 'unet', 's6', 'model.onnx'))).toBe(false);
     const file = join(root, 'unet', 's7', 'model.onnx');
     expect(readOnnxModelInfo(readFileSync(file), file).seed).toBe(7);
     const written = statSync(file).mtimeMs;
-    await exportPublishedSeeds(root, 'test', (m) => log.push(m));
+    await exportPublishedSeeds(root, 'test', { cacheDir: join(tmp, 'cache'), log: (m) => log.push(m) });
     expect(statSync(file).mtimeMs).toBe(written);
     expect(log).toHaveLength(1);
   });
 
-  it('names the run folder when there is nothing to export', () => {
-    expect(() => exportRun(join(tmp, 'nowhere'))).toThrow(/nowhere\/result\.json: no result file/);
+  it('LViT-T: the run\'s test sentences go next to the model as features of its encoder', async () => {
+    const dir = join(tmp, 'lvit-t-text');
+    writeFinishedRun(dir, 'lvit-t');
+    const result = JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8'));
+    const sentences = ['The nuclei are evenly distributed.', 'Nuclei are dense in the upper left.'];
+    result.qualitative = sentences.map((text, i) => ({ id: `img${i}.png`, text, image: `qual/img${i}.image.png`, groundTruth: `qual/img${i}.gt.png`, prediction: `qual/img${i}.pred.png` }));
+    writeFileSync(join(dir, 'result.json'), JSON.stringify(result));
+    await tf.setBackend('onnxruntime');
+    const outcome = await exportRun(dir, undefined, { cacheDir: join(tmp, 'cache'), log: () => undefined });
+    await tf.setBackend('cpu');
+    expect(outcome.textFile).toBe(join(dir, 'model.text.json'));
+    const bundle = JSON.parse(readFileSync(outcome.textFile!, 'utf8'));
+    expect(bundle).toMatchObject({ format: 'lvit-bench/text-features@1', encoder: 'tiny-random-bert', shape: [10, 32] });
+    expect(bundle.sentences.map((s: { text: string }) => s.text)).toEqual(sentences);
+    const f = (i: number) => new Float32Array(Uint8Array.from(Buffer.from(bundle.sentences[i].features, 'base64')).buffer);
+    expect(f(0).length).toBe(320);
+    expect(f(0).some((v, k) => v !== f(1)[k])).toBe(true); // two sentences, two feature matrices
+  });
+
+  it('names the run folder when there is nothing to export', async () => {
+    await expect(exportRun(join(tmp, 'nowhere'))).rejects.toThrow(/nowhere\/result\.json: no result file/);
   });
 });

@@ -36,7 +36,7 @@ beforeAll(async () => {
   for (const [name, key, overrides] of [['unet', 'unet', {}], ['lvit-t', 'lvit-t', {}], ['lvit-t-dim16', 'lvit-t', { textDim: 16 }]] as const) {
     const dir = join(tmp, 'runs', name);
     const result = writeFinishedRun(dir, key, 5, overrides);
-    models[name] = { onnx: exportRun(dir).file, dir, result };
+    models[name] = { onnx: (await exportRun(dir)).file, dir, result };
   }
   await tf.setBackend('cpu');
 });

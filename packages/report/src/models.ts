@@ -11,6 +11,22 @@ import { groupAnchorOf, groupRuns } from './tables.js';
 /** Where `lvit export` (and reproduce) put a run's model. */
 export const MODEL_FILE = 'model.onnx';
 
+/**
+ * Next to a text model's file: its run's test-image sentences as the model's text features, so a
+ * page can run LViT-T without its text encoder (`lvit export` writes it).
+ */
+export interface BundledTextFeatures {
+  format: 'lvit-bench/text-features@1';
+  encoder: string;
+  shape: [number, number];
+  /** Per qualitative test image: its sentence and [T*D] float32 features, little-endian, base64. */
+  sentences: { id: string; text: string; features: string }[];
+}
+
+export function textFeaturesFileOf(modelFile: string): string {
+  return modelFile.replace(/\.onnx$/, '') + '.text.json';
+}
+
 export interface ModelDownload {
   /** Path in the site. */
   href: string;

@@ -15,17 +15,22 @@ import {
   Rng,
   runPaths,
   writeFileAtomic,
+  writeJsonAtomic,
   type OnnxModelInfo,
+  type TraceOutcome,
   type RunResult,
 } from '@lvit-bench/core';
 import '@lvit-bench/baselines';
-import { groupRuns, loadRuns, MODEL_FILE, modelFileOf, publishedSeedOf } from '@lvit-bench/report';
+import { groupRuns, loadRuns, MODEL_FILE, modelFileOf, publishedSeedOf, textFeaturesFileOf, type BundledTextFeatures } from '@lvit-bench/report';
+import { trainedTextFeatures } from './text-features.js';
 import { CHANNEL_ORDER, readResult, RESULT_FILE } from './run.js';
 
 export const ONNX_FILE = MODEL_FILE;
 
 export interface ExportOutcome {
   file: string;
+  /** LViT-T: the test images' sentence features written next to it (for the report's page), if any. */
+  textFile: string | null;
   info: OnnxModelInfo;
   bytes: number;
   /** Kernel graphs in the traced forward. */
@@ -65,11 +70,18 @@ export function onnxInfoOf(result: RunResult): OnnxModelInfo {
   };
 }
 
+/** Where text features come from when a text model is exported (the run's encoder and cache). */
+export interface ExportTextOptions {
+  cacheDir: string;
+  log: (m: string) => void;
+}
+
 /**
  * Exports the best checkpoint of the finished run in `runDir` to `out` (default RUN_DIR/model.onnx).
- * Needs the onnxruntime backend active (the trace runs its kernels).
+ * Needs the onnxruntime backend active (the trace runs its kernels). With `text`, a text model also
+ * gets its run's qualitative test sentences as features (models.ts BundledTextFeatures).
  */
-export function exportRun(runDir: string, out = join(runDir, ONNX_FILE)): ExportOutcome {
+export async function exportRun(runDir: string, out = join(runDir, ONNX_FILE), text?: ExportTextOptions): Promise<ExportOutcome> {
   const resultPath = join(runDir, RESULT_FILE);
   const read = readResult(resultPath);
   if (read.status === 'missing') throw new Error(`${resultPath}: no result file; export needs a finished run`);
@@ -79,6 +91,13 @@ export function exportRun(runDir: string, out = join(runDir, ONNX_FILE)): Export
   if (!existsSync(best)) throw new Error(`${best}: the run has no best checkpoint to export`);
   const info = onnxInfoOf(result);
   if (info.textShape && !info.textEncoder) throw new Error(`${resultPath}: ${info.model} reads text but the result names no text encoder`);
+  const traced = traceRun(result, info, best);
+  writeFileAtomic(out, traced.bytes);
+  const textFile = text && info.textShape && result.qualitative.length > 0 ? await writeTextFeatures(result, info, out, text) : null;
+  return { file: out, textFile, info, bytes: traced.bytes.length, kernels: traced.kernels };
+}
+
+function traceRun(result: RunResult, info: OnnxModelInfo, best: string): TraceOutcome {
   const model = createModel(info.model, { ...info.modelConfig, seed: result.seed });
   try {
     loadModelState(model, loadCheckpointSync(best).model);
@@ -88,9 +107,7 @@ export function exportRun(runDir: string, out = join(runDir, ONNX_FILE)): Export
     const image = tf.tensor4d(new Float32Array(h * w * c).map(() => rng.next()), [1, h, w, c]);
     const text = info.textShape ? tf.tensor3d(new Float32Array(info.textShape[0] * info.textShape[1]).map(() => rng.normal()), [1, ...info.textShape]) : null;
     try {
-      const traced = exportModelToOnnx(model, info, image, text);
-      writeFileAtomic(out, traced.bytes);
-      return { file: out, info, bytes: traced.bytes.length, kernels: traced.kernels };
+      return exportModelToOnnx(model, info, image, text);
     } finally {
       tf.dispose([image, ...(text ? [text] : [])]);
     }
@@ -99,15 +116,31 @@ export function exportRun(runDir: string, out = join(runDir, ONNX_FILE)): Export
   }
 }
 
+async function writeTextFeatures(result: RunResult, info: OnnxModelInfo, modelFile: string, opts: ExportTextOptions): Promise<string> {
+  const lookup = await trainedTextFeatures(result.qualitative.map((q) => q.text), info, modelFile, opts);
+  const bundle: BundledTextFeatures = {
+    format: 'lvit-bench/text-features@1',
+    encoder: info.textEncoder!.name,
+    shape: info.textShape!,
+    sentences: result.qualitative.map((q) => {
+      const f = lookup(q.text);
+      return { id: q.id, text: q.text, features: Buffer.from(f.buffer, f.byteOffset, f.byteLength).toString('base64') };
+    }),
+  };
+  const file = textFeaturesFileOf(modelFile);
+  writeJsonAtomic(file, bundle);
+  return file;
+}
+
 /** Runs `fn` on the onnxruntime backend (the trace needs its kernels), then returns to the active one. */
-export async function onOnnxruntimeBackend<T>(fn: () => T): Promise<T> {
+export async function onOnnxruntimeBackend<T>(fn: () => Promise<T>): Promise<T> {
   const previous = tf.getBackend();
-  if (previous === ONNXRUNTIME_BACKEND_NAME) return fn();
+  if (previous === ONNXRUNTIME_BACKEND_NAME) return await fn();
   const probe = await registerOnnxruntimeBackend();
   if (!probe.ok) throw new Error(`export needs the onnxruntime backend: ${probe.reason}`);
   await tf.setBackend(ONNXRUNTIME_BACKEND_NAME);
   try {
-    return fn();
+    return await fn();
   } finally {
     await tf.setBackend(previous);
   }
@@ -118,7 +151,8 @@ export async function onOnnxruntimeBackend<T>(fn: () => T): Promise<T> {
  * report/models.ts) is exported to its run folder unless an export newer than its best checkpoint
  * is there. Returns the runs whose export failed (with why); the others are written.
  */
-export async function exportPublishedSeeds(runsRoot: string, profile: string, log: (m: string) => void): Promise<string[]> {
+export async function exportPublishedSeeds(runsRoot: string, profile: string, text: ExportTextOptions): Promise<string[]> {
+  const { log } = text;
   const failed: string[] = [];
   for (const members of groupRuns(loadRuns(runsRoot, { profile }).runs).values()) {
     const run = publishedSeedOf(members);
@@ -127,7 +161,7 @@ export async function exportPublishedSeeds(runsRoot: string, profile: string, lo
     const best = runPaths(dir).best;
     if (existsSync(file) && existsSync(best) && statSync(file).mtimeMs >= statSync(best).mtimeMs) continue;
     try {
-      const outcome = await onOnnxruntimeBackend(() => exportRun(dir, file));
+      const outcome = await onOnnxruntimeBackend(() => exportRun(dir, file, text));
       log(`${run.result.runId}: exported ${MODEL_FILE} (${(outcome.bytes / 2 ** 20).toFixed(1)} MiB; best validation Dice of ${members.length} seed(s))`);
     } catch (err) {
       failed.push(`${run.result.runId}: ${(err as Error).message}`);

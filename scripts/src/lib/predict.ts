@@ -8,17 +8,16 @@ import { basename, extname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { readOnnxModelInfo, scoreImage, writeFileAtomic, type OnnxModelInfo } from '@lvit-bench/core';
 import {
-  buildTextFeatureLookup,
+  encoderNameForInfo,
   maskToSize,
-  openTextEncoder,
   readCsvTable,
   readModelInput,
   readModelMask,
   writePng,
-  type TextEncoderName,
 } from '@lvit-bench/datasets';
 import { csvCell } from '@lvit-bench/report';
 import { progressLogger } from './progress.js';
+import { trainedTextFeatures } from './text-features.js';
 
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.tif', '.tiff'];
 export const PREDICTIONS_CSV = 'predictions.csv';
@@ -50,9 +49,6 @@ export interface PredictRow {
   iou?: number;
   error?: string;
 }
-
-/** How training opened the encoder named in the metadata (its info.name). */
-const ENCODER_BY_INFO_NAME: Record<string, TextEncoderName> = { 'bert-base-uncased': 'bert', 'use-lite': 'use-lite', 'tiny-random-bert': 'tiny-random-bert' };
 
 export function listImages(args: readonly string[]): string[] {
   if (args.length === 0) throw new Error('--images needs at least one file or folder');
@@ -102,23 +98,13 @@ function sentencesFor(images: readonly string[], info: OnnxModelInfo, opts: Pred
   });
 }
 
-/** [N] text features for the model's encoder, with the checks that they are the ones it was trained on. */
+/** Text features as the model was trained on; a different --text-encoder is refused. */
 async function textFeatures(sentences: string[], info: OnnxModelInfo, opts: PredictOptions): Promise<(s: string) => Float32Array> {
-  const trained = info.textEncoder!;
-  if (opts.textEncoder !== undefined && opts.textEncoder !== trained.name && ENCODER_BY_INFO_NAME[trained.name] !== opts.textEncoder) {
-    throw new Error(`${opts.model}: trained with text encoder ${trained.name}; refusing --text-encoder ${opts.textEncoder} (its features mean something else)`);
+  const trained = info.textEncoder!.name;
+  if (opts.textEncoder !== undefined && opts.textEncoder !== trained && encoderNameForInfo(trained) !== opts.textEncoder) {
+    throw new Error(`${opts.model}: trained with text encoder ${trained}; refusing --text-encoder ${opts.textEncoder} (its features mean something else)`);
   }
-  const open = ENCODER_BY_INFO_NAME[trained.name];
-  if (!open) throw new Error(`${opts.model}: trained with text encoder ${trained.name}, which predict cannot open (${Object.keys(ENCODER_BY_INFO_NAME).join(', ')})`);
-  const lookup = await buildTextFeatureLookup(sentences, () => openTextEncoder(open, { cacheDir: opts.cacheDir, log: opts.log }), { cacheDir: opts.cacheDir, log: opts.log });
-  if (lookup.info.name !== trained.name) {
-    throw new Error(`${opts.model}: trained with text encoder ${trained.name}, but '${open}' opened ${lookup.info.name} here`);
-  }
-  const [t, d] = info.textShape!;
-  if (lookup.shape[0] !== t || lookup.shape[1] !== d) {
-    throw new Error(`${opts.model}: expects text features [${t}, ${d}] but ${lookup.info.name} gives [${lookup.shape.join(', ')}]`);
-  }
-  return lookup.lookup;
+  return trainedTextFeatures(sentences, info, opts.model, opts);
 }
 
 function maskPathFor(image: string, masksDir: string): string {

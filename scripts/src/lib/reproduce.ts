@@ -97,7 +97,7 @@ export async function reproduce(
 
   if (flags['no-report'] !== true) {
     // The report links each row's model; a failed export is reported, the results and report stand.
-    for (const failure of await exportPublishedSeeds(runsRoot, profile.name, log)) log(`FAILED export ${failure}`);
+    for (const failure of await exportPublishedSeeds(runsRoot, profile.name, { cacheDir, log })) log(`FAILED export ${failure}`);
     const outDir = resolve(stringFlag(flags, 'site-dir') ?? join(root, 'site'));
     const report = await buildReport({ runsDir: runsRoot, outDir, profile: profile.name });
     log(`report written to ${report.indexHtml}`);
