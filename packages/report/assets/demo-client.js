@@ -16,6 +16,8 @@
   var imagesBox = document.getElementById('demo-images');
   var drop = document.getElementById('demo-drop');
   var fileInput = document.getElementById('demo-file');
+  var sentenceBox = document.getElementById('demo-sentence-box');
+  var sentenceSelect = document.getElementById('demo-sentence');
   var status = document.getElementById('demo-status');
   var canvas = document.getElementById('demo-canvas');
   var scripts = {};
@@ -145,11 +147,22 @@
     return (2 * tp) / (p + g + 1e-5);
   }
 
+  /** [1,T,D] features of a bundled sentence (LViT-T), checked against the model's text shape. */
+  function textInput(model, features) {
+    var t = model.textShape[0], d = model.textShape[1];
+    var bytes = fromBase64(features);
+    var f = new Float32Array(bytes.buffer, 0, bytes.length / 4);
+    if (f.length !== t * d) throw new Error('bundled text features have ' + f.length + ' values, the model wants ' + t + 'x' + d);
+    return new window.ort.Tensor('float32', f, [1, t, d]);
+  }
+
   function segment(model, imageSrc, name, test) {
     if (!model.script) {
       say(model.label + ': ' + model.why, 'refused');
       return Promise.resolve();
     }
+    // LViT-T: a test image reads its own sentence; a dropped one the sentence chosen in the list.
+    var sentence = model.textShape ? (test || model.images[sentenceSelect.selectedIndex]) : null;
     say('Loading the model and onnxruntime-web…', 'busy');
     var h = model.inputShape[0], w = model.inputShape[1];
     return Promise.all([sessionOf(model), loadImage(imageSrc, name), test ? loadImage(test.groundTruth, test.id + ' ground truth') : null])
@@ -157,14 +170,16 @@
         var session = r[0], img = r[1], gt = r[2];
         var x = modelInput(model, rgbaAt(img, w, h));
         var t0 = performance.now();
-        return session.run({ i0: new window.ort.Tensor('float32', x, [1, h, w, model.inputShape[2]]) }).then(function (out) {
+        var feeds = { i0: new window.ort.Tensor('float32', x, [1, h, w, model.inputShape[2]]) };
+        if (sentence) feeds.i1 = textInput(model, sentence.features);
+        return session.run(feeds).then(function (out) {
           var ms = performance.now() - t0;
           var prob = out.o0.data;
           var mask = new Uint8Array(prob.length);
           var fg = 0;
           for (var i = 0; i < prob.length; i++) if ((mask[i] = prob[i] > 0.5 ? 1 : 0)) fg++;
           drawOverlay(img, mask, w, h);
-          var text = name + ': ' + (100 * fg / mask.length).toFixed(1) + '% foreground, ' + ms.toFixed(0) + ' ms in this page';
+          var text = name + (sentence ? ' with "' + sentence.text + '"' : '') + ': ' + (100 * fg / mask.length).toFixed(1) + '% foreground, ' + ms.toFixed(0) + ' ms in this page';
           var extra = { ms: ms.toFixed(1) };
           if (gt) {
             var d = dice(mask, rgbaAt(gt, w, h));
@@ -191,6 +206,14 @@
     var model = current();
     why.textContent = model.why ? 'Not runnable here: ' + model.why + '.' : '';
     imagesBox.textContent = '';
+    sentenceSelect.textContent = '';
+    sentenceBox.hidden = !model.textShape || !model.script;
+    model.images.forEach(function (test) {
+      if (!test.text) return;
+      var o = document.createElement('option');
+      o.textContent = test.text;
+      sentenceSelect.appendChild(o);
+    });
     model.images.forEach(function (test) {
       var b = document.createElement('button');
       b.type = 'button';

@@ -11,15 +11,18 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as ort from 'onnxruntime-node';
-import { chromium } from 'playwright-core';
+import { chromium, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createModel, exportModelToOnnx, IMAGE_NORMALISATION, ONNX_MODEL_FORMAT, registerOnnxruntimeBackend, scoreImage, type RunResult } from '@lvit-bench/core';
+import { createModel, exportModelToOnnx, IMAGE_NORMALISATION, ONNX_MODEL_FORMAT, registerOnnxruntimeBackend, Rng, scoreImage, type RunResult } from '@lvit-bench/core';
 import { buildReport } from './build.js';
 import { writeFixtureRun } from './fixtures.test-util.js';
+import type { BundledTextFeatures } from './models.js';
 
 const CHROMIUM = process.env.REPORT_CHROMIUM ?? '/usr/bin/chromium';
 const SIZE = 32;
+const TEXT_SHAPE: [number, number] = [10, 16];
+const TEXT_ENCODER = { name: 'tiny-random-bert', dim: 16, pretrained: false, substitute: true, description: 'test' };
 const tmp = mkdtempSync(join(tmpdir(), 'lvit-demo-browser-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -46,11 +49,11 @@ async function bgrInput(dir: string, stem: string): Promise<Float32Array> {
  * An untrained model's probabilities all sit near 0.5; scale its output layer by 40 and centre its
  * bias on the image's median logit, so about half the pixels are confidently foreground.
  */
-function spreadOutput(model: ReturnType<typeof createModel>, image: tf.Tensor4D): void {
+function spreadOutput(model: ReturnType<typeof createModel>, image: tf.Tensor4D, text: tf.Tensor3D | null): void {
   const params = new Map(model.namedParameters());
   const w = params.get('outc.weight')!;
   const b = params.get('outc.bias')!;
-  const prob = tf.tidy(() => model.forward(image, null, { training: false })).dataSync() as Float32Array;
+  const prob = tf.tidy(() => model.forward(image, text, { training: false })).dataSync() as Float32Array;
   const bias = b.dataSync()[0];
   const preBias = Array.from(prob, (p) => Math.log(p / (1 - p)) - bias).sort((x, y) => x - y);
   const median = preBias[preBias.length >> 1];
@@ -59,14 +62,74 @@ function spreadOutput(model: ReturnType<typeof createModel>, image: tf.Tensor4D)
 }
 
 /** What the run's evaluation would store: Dice of the exported model on the image, in onnxruntime-node. */
-async function nodeDice(model: Uint8Array, dir: string, stem: string): Promise<number> {
+async function nodeDice(model: Uint8Array, dir: string, stem: string, text: Float32Array | null): Promise<number> {
   const x = await bgrInput(dir, stem);
   const session = await ort.InferenceSession.create(model);
-  const prob = (await session.run({ i0: new ort.Tensor('float32', x, [1, SIZE, SIZE, 3]) })).o0.data as Float32Array;
+  const feeds: Record<string, ort.Tensor> = { i0: new ort.Tensor('float32', x, [1, SIZE, SIZE, 3]) };
+  if (text) feeds.i1 = new ort.Tensor('float32', text, [1, ...TEXT_SHAPE]);
+  const prob = (await session.run(feeds)).o0.data as Float32Array;
   await session.release();
   const gt = (await sharp(join(dir, `qual/${stem}.gt.png`)).raw().toBuffer({ resolveWithObject: true })).data;
   const mask = Uint8Array.from({ length: SIZE * SIZE }, (_, i) => (gt[i * 3] > 127 ? 1 : 0));
   return scoreImage(prob, mask, 'test').dice;
+}
+
+/**
+ * A fixture row whose published model is a small exported LViT-TW or LViT-T (with bundled sentence
+ * features), its qualitative images at the model size and its stored per-image Dice computed with
+ * onnxruntime-node.
+ */
+async function publishFixtureRow(runsDir: string, key: 'lvit-tw' | 'lvit-t'): Promise<RunResult> {
+  const resultFile = await writeFixtureRun(runsDir, { profile: 'smoke', reduced: true, dataset: 'monuseg', model: key, labelFraction: 100, seed: 1, perImageDice: [0.5, 0.5, 0.5] });
+  const dir = dirname(resultFile);
+  const result = JSON.parse(readFileSync(resultFile, 'utf8')) as RunResult;
+  const stems = result.qualitative.map((q) => q.id.replace(/\.png$/, ''));
+  for (const [k, stem] of stems.entries()) await writeQualPair(dir, stem, k);
+  const withText = key === 'lvit-t';
+  const rng = new Rng(withText ? 2 : 1);
+  const features = stems.map(() => new Float32Array(TEXT_SHAPE[0] * TEXT_SHAPE[1]).map(() => rng.normal()));
+
+  await tf.setBackend('onnxruntime');
+  const config = { baseChannels: 8, imageSize: SIZE, tokenGrid: 2, heads: 2, ...(withText ? { textTokens: TEXT_SHAPE[0], textDim: TEXT_SHAPE[1] } : {}) };
+  const model = createModel(key, { ...config, seed: 3 });
+  const image = tf.tensor4d(await bgrInput(dir, stems[0]), [1, SIZE, SIZE, 3]);
+  const text = withText ? tf.tensor3d(features[0], [1, ...TEXT_SHAPE]) : null;
+  spreadOutput(model, image, text);
+  const { bytes } = exportModelToOnnx(model, {
+    format: ONNX_MODEL_FORMAT, model: key, modelKey: key, modelConfig: config, inputShape: [SIZE, SIZE, 3], channelOrder: 'bgr',
+    normalisation: IMAGE_NORMALISATION, textEncoder: withText ? TEXT_ENCODER : null, textShape: withText ? TEXT_SHAPE : null, runId: result.runId,
+    dataset: 'monuseg', labelFraction: 100, seed: 1, checkpointEpoch: 1, dataManifestHash: 'sha256:test', gitCommit: 'c0ffee', gitDirty: false,
+  }, image, text);
+  tf.dispose([image, ...(text ? [text] : [])]);
+  model.dispose();
+  await tf.setBackend('cpu');
+
+  writeFileSync(join(dir, 'model.onnx'), bytes);
+  if (withText) {
+    const bundle: BundledTextFeatures = {
+      format: 'lvit-bench/text-features@1',
+      encoder: TEXT_ENCODER.name,
+      shape: TEXT_SHAPE,
+      sentences: result.qualitative.map((q, k) => ({ id: q.id, text: q.text, features: Buffer.from(features[k].buffer).toString('base64') })),
+    };
+    writeFileSync(join(dir, 'model.text.json'), JSON.stringify(bundle));
+  }
+  for (const [k, q] of result.qualitative.entries()) result.test.perImage.find((p) => p.id === q.id)!.dice = await nodeDice(bytes, dir, stems[k], withText ? features[k] : null);
+  result.train.imageSize = SIZE;
+  writeFileSync(resultFile, JSON.stringify(result));
+  return result;
+}
+
+/** Clicks test image `id` of the selected model and returns the panel's result. */
+async function segmentInPage(page: Page, id: string): Promise<{ state: string | null; text: string | null; dice: number; stored: number; ms: number; width: number }> {
+  await page.evaluate(() => document.getElementById('demo-status')!.setAttribute('data-state', 'idle'));
+  await page.click(`#demo-images button[data-id="${id}"]`);
+  await page.waitForFunction(() => ['done', 'error'].includes(document.getElementById('demo-status')!.getAttribute('data-state') ?? ''), null, { timeout: 90_000 });
+  return page.evaluate(() => {
+    const s = document.getElementById('demo-status')!;
+    const c = document.getElementById('demo-canvas') as HTMLCanvasElement;
+    return { state: s.getAttribute('data-state'), text: s.textContent, dice: Number(s.getAttribute('data-dice')), stored: Number(s.getAttribute('data-stored')), ms: Number(s.getAttribute('data-ms')), width: c.width };
+  });
 }
 
 describe('try-it panel in a real browser', () => {
@@ -77,33 +140,10 @@ describe('try-it panel in a real browser', () => {
       ctx.skip(`skipped: ${reason}`);
     }
     const runsDir = join(tmp, 'runs');
-    const resultFile = await writeFixtureRun(runsDir, { profile: 'smoke', reduced: true, dataset: 'monuseg', model: 'lvit-tw', labelFraction: 100, seed: 1, perImageDice: [0.5, 0.5, 0.5] });
-    const dir = dirname(resultFile);
-    const result = JSON.parse(readFileSync(resultFile, 'utf8')) as RunResult;
-    const stems = result.qualitative.map((q) => q.id.replace(/\.png$/, ''));
-    for (const [k, stem] of stems.entries()) await writeQualPair(dir, stem, k);
-
     const probe = await registerOnnxruntimeBackend({ intraOpNumThreads: 2 });
     expect(probe.ok, probe.reason).toBe(true);
-    await tf.setBackend('onnxruntime');
-    const config = { baseChannels: 8, imageSize: SIZE, tokenGrid: 2, heads: 2 };
-    const model = createModel('lvit-tw', { ...config, seed: 3 });
-    const image = tf.tensor4d(await bgrInput(dir, stems[0]), [1, SIZE, SIZE, 3]);
-    spreadOutput(model, image);
-    const runId = 'smoke/monuseg/lvit-tw/f100/s1';
-    const { bytes } = exportModelToOnnx(model, {
-      format: ONNX_MODEL_FORMAT, model: 'lvit-tw', modelKey: 'lvit-tw', modelConfig: config, inputShape: [SIZE, SIZE, 3], channelOrder: 'bgr',
-      normalisation: IMAGE_NORMALISATION, textEncoder: null, textShape: null, runId, dataset: 'monuseg', labelFraction: 100, seed: 1,
-      checkpointEpoch: 1, dataManifestHash: 'sha256:test', gitCommit: 'c0ffee', gitDirty: false,
-    }, image, null);
-    tf.dispose(image);
-    model.dispose();
-    await tf.setBackend('cpu');
-
-    writeFileSync(join(dir, 'model.onnx'), bytes);
-    for (const [k, q] of result.qualitative.entries()) result.test.perImage.find((p) => p.id === q.id)!.dice = await nodeDice(bytes, dir, stems[k]);
-    result.train.imageSize = SIZE;
-    writeFileSync(resultFile, JSON.stringify(result));
+    const result = await publishFixtureRow(runsDir, 'lvit-tw');
+    const textResult = await publishFixtureRow(runsDir, 'lvit-t');
     const stored = result.test.perImage[0];
     expect(stored.dice).toBeGreaterThan(0.05); // a real overlap, not the empty-mask 0
     const { indexHtml } = await buildReport({ runsDir, outDir: join(tmp, 'site') });
@@ -117,13 +157,8 @@ describe('try-it panel in a real browser', () => {
         if (!/^(file|data|blob):/.test(req.url())) problems.push(`network request: ${req.url()}`);
       });
       await page.goto(pathToFileURL(indexHtml).href, { waitUntil: 'load' });
-      await page.click(`#demo-images button[data-id="${stored.id}"]`);
-      await page.waitForFunction(() => ['done', 'error'].includes(document.getElementById('demo-status')!.getAttribute('data-state') ?? ''), null, { timeout: 90_000 });
-      const done = await page.evaluate(() => {
-        const s = document.getElementById('demo-status')!;
-        const c = document.getElementById('demo-canvas') as HTMLCanvasElement;
-        return { state: s.getAttribute('data-state'), text: s.textContent, dice: Number(s.getAttribute('data-dice')), stored: Number(s.getAttribute('data-stored')), ms: Number(s.getAttribute('data-ms')), width: c.width };
-      });
+      await page.selectOption('#demo-model', 'grp-monuseg-smoke-lvit-tw-f100');
+      const done = await segmentInPage(page, stored.id);
       expect(done.state, done.text ?? '').toBe('done');
       // Same graph, same input bytes: wasm and native ORT agree to float noise, which could flip a
       // pixel within ~1e-7 of p = 0.5. Tolerance: two flipped pixels (|P|+|G| ~ 700 here, ~0.003
@@ -131,7 +166,15 @@ describe('try-it panel in a real browser', () => {
       expect(Math.abs(done.dice - stored.dice)).toBeLessThanOrEqual(0.006);
       expect(done.stored).toBeCloseTo(stored.dice, 12);
       expect(done.width).toBe(SIZE);
-      if (process.env.LVIT_PRINT_DEMO) console.log(`page Dice ${done.dice}, stored ${stored.dice}, ${done.ms} ms`);
+
+      // LViT-T with the bundled features of the image's own sentence.
+      await page.selectOption('#demo-model', 'grp-monuseg-smoke-lvit-t-f100');
+      const textStored = textResult.test.perImage[1];
+      const withText = await segmentInPage(page, textStored.id);
+      expect(withText.state, withText.text ?? '').toBe('done');
+      expect(withText.text).toContain(`with "${textResult.qualitative[1].text}"`);
+      expect(Math.abs(withText.dice - textStored.dice)).toBeLessThanOrEqual(0.006);
+      if (process.env.LVIT_PRINT_DEMO) console.log(`page Dice ${done.dice} / ${withText.dice}, stored ${stored.dice} / ${textStored.dice}, ${done.ms} / ${withText.ms} ms`);
 
       // A dropped text file: a message in the panel, and the page keeps working.
       const dt = await page.evaluateHandle(() => {
@@ -145,7 +188,7 @@ describe('try-it panel in a real browser', () => {
       await page.setInputFiles('#demo-file', { name: 'fake.png', mimeType: 'image/png', buffer: Buffer.from('not a png') });
       await page.waitForFunction(() => document.getElementById('demo-status')!.getAttribute('data-state') === 'error' && /fake\.png/.test(document.getElementById('demo-status')!.textContent ?? ''));
       expect(await page.textContent('#demo-status')).toMatch(/fake\.png could not be decoded as an image/);
-      expect(await page.getAttribute('a[download]', 'href')).toBe('assets/models/grp-monuseg-smoke-lvit-tw-f100.onnx');
+      expect(await page.$$eval('a[download]', (as) => as.map((a) => a.getAttribute('href')).sort())).toEqual(['assets/models/grp-monuseg-smoke-lvit-t-f100.onnx', 'assets/models/grp-monuseg-smoke-lvit-tw-f100.onnx']);
       expect(problems).toEqual([]);
     } finally {
       await browser.close();

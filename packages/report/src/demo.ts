@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { readOnnxModelInfo, type OnnxModelInfo } from '@lvit-bench/core';
 import type { LoadedRun } from './load.js';
-import { modelFileOf, publishedSeedOf, type ModelDownload } from './models.js';
+import { modelFileOf, publishedSeedOf, textFeaturesFileOf, type BundledTextFeatures, type ModelDownload } from './models.js';
 import { groupAnchorOf, groupRuns } from './tables.js';
 import { modelLabel } from './published.js';
 
@@ -25,6 +25,9 @@ export interface DemoImage {
   groundTruth: string;
   /** The run's stored per-image test Dice (fraction), for comparison in the page. */
   dice: number | null;
+  /** Text models: the image's sentence and its bundled [T*D] features (base64 float32). */
+  text: string | null;
+  features: string | null;
 }
 
 export interface DemoModel {
@@ -34,6 +37,8 @@ export interface DemoModel {
   seed: number;
   inputShape: [number, number, number];
   channelOrder: 'bgr' | 'rgb';
+  /** [T, D] of the text input, null for image-only models. */
+  textShape: [number, number] | null;
   /** Site path of the script that defines the model bytes; null: not runnable here (see `why`). */
   script: string | null;
   why: string | null;
@@ -70,8 +75,9 @@ export function buildDemo(runs: readonly LoadedRun[], downloads: ReadonlyMap<str
       continue;
     }
     const runDir = dirname(run.file);
-    const why = info.textShape
-      ? `needs ${info.textEncoder!.name} text features: that encoder does not run in this page and no sentence features are bundled yet; use npx lvit predict --sentence`
+    const bundle = info.textShape ? readTextBundle(textFeaturesFileOf(modelFileOf(run)), info, warnings) : null;
+    const why = info.textShape && !bundle
+      ? `needs ${info.textEncoder!.name} text features: that encoder does not run in this page and this export bundles none (re-export with npx lvit export); use npx lvit predict --sentence`
       : download.bytes > DEMO_MAX_MODEL_BYTES
         ? `${(download.bytes / 2 ** 20).toFixed(0)} MiB is too large to embed; download it`
         : null;
@@ -82,10 +88,38 @@ export function buildDemo(runs: readonly LoadedRun[], downloads: ReadonlyMap<str
     }
     const images = run.result.qualitative
       .filter((q) => existsSync(join(runDir, q.image)) && existsSync(join(runDir, q.groundTruth)))
-      .map((q) => ({ id: q.id, image: dataUrl(join(runDir, q.image)), groundTruth: dataUrl(join(runDir, q.groundTruth)), dice: run.result.test.perImage.find((p) => p.id === q.id)?.dice ?? null }));
-    models.push({ anchor, label: `${modelLabel(run.result.model)} · ${run.result.dataset} · ${run.labelPercent}% · ${run.result.profile.name}`, runId: run.result.runId, seed: run.result.seed, inputShape: info.inputShape, channelOrder: info.channelOrder, script, why, images });
+      .map((q) => ({
+        id: q.id,
+        image: dataUrl(join(runDir, q.image)),
+        groundTruth: dataUrl(join(runDir, q.groundTruth)),
+        dice: run.result.test.perImage.find((p) => p.id === q.id)?.dice ?? null,
+        text: bundle ? q.text : null,
+        features: bundle?.get(q.id) ?? null,
+      }))
+      // A text model can only run the images whose sentence features are bundled.
+      .filter((img) => !info.textShape || img.features !== null);
+    const label = `${modelLabel(run.result.model)} · ${run.result.dataset} · ${run.labelPercent}% · ${run.result.profile.name}`;
+    models.push({ anchor, label, runId: run.result.runId, seed: run.result.seed, inputShape: info.inputShape, channelOrder: info.channelOrder, textShape: info.textShape, script, why, images });
   }
   return { demo: models.length === 0 ? null : { ort: copyOrtWeb(siteDir), models }, warnings };
+}
+
+/** The bundled sentence features by image id, or null (with a warning when the file is there but does not fit the model). */
+function readTextBundle(file: string, info: OnnxModelInfo, warnings: string[]): Map<string, string> | null {
+  if (!existsSync(file)) return null;
+  let bundle: BundledTextFeatures;
+  try {
+    bundle = JSON.parse(readFileSync(file, 'utf8')) as BundledTextFeatures;
+  } catch (err) {
+    warnings.push(`try-it panel: ${file}: not valid JSON (${(err as Error).message})`);
+    return null;
+  }
+  const [t, d] = info.textShape!;
+  if (bundle.format !== 'lvit-bench/text-features@1' || bundle.encoder !== info.textEncoder!.name || bundle.shape?.[0] !== t || bundle.shape?.[1] !== d) {
+    warnings.push(`try-it panel: ${file}: features of ${bundle.encoder} [${bundle.shape}] do not fit the model (${info.textEncoder!.name} [${t}, ${d}])`);
+    return null;
+  }
+  return new Map(bundle.sentences.map((s) => [s.id, s.features]));
 }
 
 /** onnxruntime-web's classic-script build, its wasm glue as a string and its wasm as base64. */

@@ -219,12 +219,13 @@ function provenanceLine(row: ComparisonRow): string {
 /** The panel's frame; assets/demo-client.js fills it from the embedded demo data. */
 function renderTryIt(demo: DemoData): string {
   return `<section id="try-it"><h2>Try it: segment an image in this page</h2>
-<p class="note">Each row's published model runs here with onnxruntime-web (WebAssembly, one thread; nothing leaves the page). Pick a model, then one of its run's test images (stored at the model's input size, so the page sees what the evaluation saw, and the run's own Dice for it is shown next to the page's), or drop your own image: the browser resizes it with its canvas (bilinear, close to but not the training's cv2 INTER_LINEAR). Text models (LViT-T) are listed but cannot run here: their text encoder does not run in the page and no sentence features are bundled yet; use <code>npx lvit predict --sentence</code>.</p>
+<p class="note">Each row's published model runs here with onnxruntime-web (WebAssembly, one thread; nothing leaves the page). Pick a model, then one of its run's test images (stored at the model's input size, so the page sees what the evaluation saw, and the run's own Dice for it is shown next to the page's), or drop your own image: the browser resizes it with its canvas (bilinear, close to but not the training's cv2 INTER_LINEAR). LViT-T runs with the sentences of its run's test images only: their features (from the run's own encoder) are bundled with the model, but the text encoder itself does not run in the page (BERT-base is a 440 MB download and the substitutes are native code), so a typed sentence needs <code>npx lvit predict --sentence</code>.</p>
 <div class="demo">
 <label>Model <select id="demo-model"></select></label>
 <p id="demo-why" class="note"></p>
 <div id="demo-images" class="demo-images"></div>
 <div id="demo-drop" class="demo-drop">Drop an image here, or choose one: <input type="file" id="demo-file" accept="image/*"></div>
+<label id="demo-sentence-box" hidden>Sentence for your image (LViT-T; features bundled with the model) <select id="demo-sentence"></select></label>
 <p id="demo-status" class="demo-status" role="status">Pick a model and an image.</p>
 <canvas id="demo-canvas" class="demo-canvas" width="0" height="0"></canvas>
 </div>
