@@ -13,6 +13,8 @@ const COMMANDS: Record<string, string> = {
   bench: 'print kernel GFLOPS and train-step times per backend',
   'prepare-data': 'decode, resize and cache a dataset; print a summary',
   'prepare-text-encoder': 'download bert-base-uncased once (needs hub access)',
+  export: "write a run's best checkpoint as an ONNX inference model",
+  predict: 'segment images with an exported ONNX model',
 };
 
 const [command, ...args] = process.argv.slice(2);

@@ -8,3 +8,4 @@ export * from './engine/index.js';
 export * from './train/index.js';
 export * from './blocks/index.js';
 export * from './models/index.js';
+export * from './export/index.js';

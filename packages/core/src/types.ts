@@ -94,8 +94,11 @@ export interface RunResult {
     epochTimeSec?: number;
   };
   val: { bestDice: number; bestEpoch: number };
-  /** Official test convention (LVIT.md §4): per-image mean, empty/empty = 0. Fractions in [0,1]. */
-  test: { dice: number; iou: number; n: number; perImage: PerImageScore[] };
+  /**
+   * Official test convention (LVIT.md §4): per-image mean, empty/empty = 0. Fractions in [0,1].
+   * `pooled`: TP/FP/FN summed over the test set first (train/metrics.ts); absent in older results.
+   */
+  test: { dice: number; iou: number; n: number; perImage: PerImageScore[]; pooled?: { dice: number; iou: number } };
   curves: EpochRecord[];
   /** Fixed test images with paths (relative to the result file) of image, ground truth and prediction PNGs. */
   qualitative: { id: string; text: string; image: string; groundTruth: string; prediction: string }[];

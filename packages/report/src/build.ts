@@ -4,6 +4,8 @@ import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildFindings, type Finding } from './findings.js';
 import { renderPage } from './html.js';
+import { copyModelDownloads } from './models.js';
+import { buildDemo } from './demo.js';
 import { loadRuns, type LoadedRun, type SkippedFile } from './load.js';
 import { datasetLabel, publishedForDataset } from './published.js';
 import { buildQualitativePanels } from './qualitative.js';
@@ -52,7 +54,7 @@ const ASSETS_DIR = fileURLToPath(new URL('../assets/', import.meta.url));
 
 /**
  * Read every result file under `runsDir` and write a self-contained static site to `outDir`:
- * index.html, assets/ (chart.js, CSS, client script, overlays, logs), results.json, tables.csv,
+ * index.html, assets/ (chart.js, CSS, client script, overlays, logs, exported models), results.json, tables.csv,
  * tables.md. The site is assembled in a sibling folder and swapped in at the end, so a reader
  * never sees half a site.
  */
@@ -82,11 +84,13 @@ export async function buildReport(opts: BuildReportOptions): Promise<BuildReport
     copyStaticAssets(staging);
     const { panels, warnings: qualWarnings } = await buildQualitativePanels(runs, staging, { maxImages: opts.maxQualitativeImages });
     const logLinks = copyLogs(runs, staging);
+    const downloads = copyModelDownloads(runs, staging);
+    const { demo, warnings: demoWarnings } = buildDemo(runs, downloads, staging);
     const semi = buildSemiComparisons(tables, runs);
     const ablation = buildAblation(tables, runs);
     const results = buildResultsJson({ title, generatedAt, profileFilter: opts.profile ?? null, tables, runs, findings });
     const hideRoot = (text: string) => [...runsRootLabels].reduce((t, [dir, label]) => t.split(dir + sep).join(`${label}/`), text);
-    const warnings = qualWarnings.map(hideRoot);
+    const warnings = [...qualWarnings, ...demoWarnings].map(hideRoot);
     const html = renderPage({
       title,
       generatedAt,
@@ -103,6 +107,8 @@ export async function buildReport(opts: BuildReportOptions): Promise<BuildReport
       panels,
       warnings,
       logLinks,
+      downloads,
+      demo,
       results,
     });
     writeFileSync(join(staging, 'index.html'), html);
@@ -172,7 +178,7 @@ function copyStaticAssets(siteDir: string): void {
   copyFileSync(umd, join(assets, 'chart.umd.min.js'));
   const license = join(dirname(chartDist), 'LICENSE.md');
   if (existsSync(license)) copyFileSync(license, join(assets, 'chart.js-LICENSE.md'));
-  for (const file of ['report.css', 'report-client.js']) copyFileSync(join(ASSETS_DIR, file), join(assets, file));
+  for (const file of ['report.css', 'report-client.js', 'demo-client.js']) copyFileSync(join(ASSETS_DIR, file), join(assets, file));
 }
 
 /** Copy each run's log.jsonl (up to 5 MiB) so the published site links to it. */

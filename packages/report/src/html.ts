@@ -3,6 +3,8 @@ import type { LoadedRun, SkippedFile } from './load.js';
 import { DATA_CAVEATS, findPublished, NOT_AVAILABLE_NOTE, type PublishedEntry } from './published.js';
 import { esc, fullBadge, reducedBadge } from './html-util.js';
 import type { QualPanel } from './qualitative.js';
+import type { ModelDownload } from './models.js';
+import type { DemoData } from './demo.js';
 import { renderRuns } from './runs-html.js';
 import { renderAblation, renderSemiSection, type AblationTable, type SemiComparison } from './semi.js';
 import { jsonForScript, type ResultsJson } from './results-json.js';
@@ -32,6 +34,10 @@ export interface PageModel {
   warnings: string[];
   /** Site-relative link to each run's copied log.jsonl, by run anchor. */
   logLinks: Map<string, string>;
+  /** Each row's published ONNX model (models.ts), by group anchor. */
+  downloads: Map<string, ModelDownload>;
+  /** The in-page "try it" panel's models (demo.ts); null: no row has an exported model. */
+  demo: DemoData | null;
   results: ResultsJson;
 }
 
@@ -45,6 +51,7 @@ export function renderPage(m: PageModel): string {
     renderSummary(m),
     ...m.tables.map((t) => renderDataset(t, m)),
     ...m.publishedOnly.map((t) => renderPublishedOnly(t)),
+    m.demo ? renderTryIt(m.demo) : '',
     hasRuns ? renderRuns(m) : '',
     renderMethods(),
   ].join('\n');
@@ -63,6 +70,7 @@ ${body}
 <script type="application/json" id="report-data">${jsonForScript(m.results)}</script>
 <script src="assets/chart.umd.min.js"></script>
 <script src="assets/report-client.js"></script>
+${m.demo ? '<script src="assets/demo-client.js"></script>' : ''}
 </body>
 </html>
 `;
@@ -146,7 +154,7 @@ ${profiles.map((p) => chartCard(`Per-image test Dice (all seeds; bars: quartiles
     .join('\n');
   return `<section class="dataset" id="ds-${ds}">
 <h2>${esc(t.datasetLabel)}</h2>
-${renderComparisonTable(t)}
+${renderComparisonTable(t, m.downloads)}
 ${renderSemiSection(t.dataset, m.semi)}
 ${renderAblation(t.dataset, m.ablation)}
 ${renderPublishedTable(t.published, t.datasetLabel)}
@@ -164,24 +172,27 @@ function chartCard(title: string, attrs: string, size = ''): string {
   return `<figure class="chart ${size}"><figcaption>${title}</figcaption><div class="canvas-box"><canvas ${attrs}></canvas></div></figure>`;
 }
 
-export function renderComparisonTable(t: DatasetTable): string {
-  const head = `<tr><th>Model</th><th>Labels</th><th>Profile</th><th>n</th><th>Dice (ours)</th><th>IoU (ours)</th><th>Dice / IoU (published)</th><th>Source</th><th>Δ Dice / Δ IoU</th></tr>`;
-  const body = t.rows.map(renderRow).join('\n');
+export function renderComparisonTable(t: DatasetTable, downloads: ReadonlyMap<string, ModelDownload> = new Map()): string {
+  const head = `<tr><th>Model</th><th>Labels</th><th>Profile</th><th>n</th><th>Dice (ours)</th><th>IoU (ours)</th><th title="TP/FP/FN summed over the test set before dividing; not the paper's convention, so not compared with any published number">Dice / IoU pooled (ours)</th><th>Dice / IoU (published)</th><th>Source</th><th>Δ Dice / Δ IoU</th></tr>`;
+  const body = t.rows.map((row) => renderRow(row, downloads.get(row.groupAnchor))).join('\n');
   return `<div class="table-wrap"><table class="comparison">
-<caption>${esc(t.datasetLabel)}: our test scores (mean ± sample std over seeds; per-seed values under each mean, each linked to its run) next to the published number. Δ = ours − published, in points. The line under each row gives its note and provenance.</caption>
+<caption>${esc(t.datasetLabel)}: our test scores (mean ± sample std over seeds; per-seed values under each mean, each linked to its run) next to the published number; the pooled column is a second convention, not compared with anything. Δ = ours (per image) − published, in points. The line under each row gives its note and provenance.</caption>
 <thead>${head}</thead>
 ${body}
 </table></div>`;
 }
 
 /** A row is a tbody of two lines: the numbers, then the note and provenance under them. */
-function renderRow(row: ComparisonRow): string {
+function renderRow(row: ComparisonRow, download: ModelDownload | undefined): string {
   const p = row.published;
   const seedsTitle = row.perSeed.map((s) => `seed ${s.seed}: Dice ${fmt(s.dice)}, IoU ${fmt(s.iou)}`).join('; ');
   const seedLinks = (metric: 'dice' | 'iou') =>
     `<div class="seeds">${row.perSeed.map((s) => `<a href="#${esc(s.anchor)}" title="run ${esc(s.runId)}">s${s.seed}:&nbsp;${fmt(s[metric])}</a>`).join(' ')}</div>`;
   const ours = (metric: 'dice' | 'iou') =>
     `<td class="num ours"><a class="mean" href="#${esc(row.groupAnchor)}" title="${esc(seedsTitle)}">${fmtMeanStd(row[metric])}</a>${seedLinks(metric)}</td>`;
+  const pooled = row.pooled
+    ? `<td class="num pooled">${fmtMeanStd(row.pooled.dice)} / ${fmtMeanStd(row.pooled.iou)}</td>`
+    : `<td class="num pooled" title="this row's results predate the pooled score">—</td>`;
   const published = p
     ? `<td class="num published">${fmt(p.dice)} / ${fmt(p.iou)}</td><td class="source">${sourceBadge(p)}</td>`
     : `<td class="not-published" colspan="2">not published here</td>`;
@@ -189,11 +200,11 @@ function renderRow(row: ComparisonRow): string {
   const nCell = `<td class="num">${row.n}${row.n === 1 ? '<br><span class="badge single">single seed</span>' : ''}</td>`;
   const profile = `<td>${esc(row.profile)} ${row.reduced ? reducedBadge() : fullBadge()}</td>`;
   const sourceNotes = p ? [p.note, ...row.publishedAlso.map((e) => `also in: ${e.sourceDetail}`)].filter(Boolean) : [];
-  const sub = `<tr class="sub"><td colspan="9"><span class="row-note">${esc(rowNote(row))}.</span>${
+  const sub = `<tr class="sub"><td colspan="10"><span class="row-note">${esc(rowNote(row))}.</span>${
     sourceNotes.length ? ` <span class="source-note">Published: ${esc(sentences(sourceNotes))}</span>` : ''
-  } <span class="prov">${provenanceLine(row)}</span></td></tr>`;
+  } <span class="prov">${provenanceLine(row)}</span>${download ? ` ${downloadLink(download)}` : ''}</td></tr>`;
   const cls = row.reduced ? ' class="reduced-row"' : '';
-  return `<tbody${cls}><tr class="main"><td class="model">${esc(row.modelLabel)}</td><td class="num">${row.labelPercent}%</td>${profile}${nCell}${ours('dice')}${ours('iou')}${published}${diff}</tr>
+  return `<tbody${cls}><tr class="main"><td class="model">${esc(row.modelLabel)}</td><td class="num">${row.labelPercent}%</td>${profile}${nCell}${ours('dice')}${ours('iou')}${pooled}${published}${diff}</tr>
 ${sub}</tbody>`;
 }
 
@@ -205,6 +216,28 @@ function provenanceLine(row: ComparisonRow): string {
     `${row.imageSizes.map((s) => `${s}×${s}`).join(', ')} input, epochs ${row.epochsRun.join('/')}`,
     `<a href="#${esc(row.groupAnchor)}">runs and full provenance</a>`,
   ].join(' · ');
+}
+
+/** The panel's frame; assets/demo-client.js fills it from the embedded demo data. */
+function renderTryIt(demo: DemoData): string {
+  return `<section id="try-it"><h2>Try it: segment an image in this page</h2>
+<p class="note">Each row's published model runs here with onnxruntime-web (WebAssembly, one thread; nothing leaves the page). Pick a model, then one of its run's test images (stored at the model's input size, so the page sees what the evaluation saw, and the run's own Dice for it is shown next to the page's), or drop your own image: the browser resizes it with its canvas (bilinear, close to but not the training's cv2 INTER_LINEAR). LViT-T runs with the sentences of its run's test images only: their features (from the run's own encoder) are bundled with the model, but the text encoder itself does not run in the page (BERT-base is a 440 MB download and the substitutes are native code), so a typed sentence needs <code>npx lvit predict --sentence</code>.</p>
+<div class="demo">
+<label>Model <select id="demo-model"></select></label>
+<p id="demo-why" class="note"></p>
+<div id="demo-images" class="demo-images"></div>
+<div id="demo-drop" class="demo-drop">Drop an image here, or choose one: <input type="file" id="demo-file" accept="image/*"></div>
+<label id="demo-sentence-box" hidden>Sentence for your image (LViT-T; features bundled with the model) <select id="demo-sentence"></select></label>
+<p id="demo-status" class="demo-status" role="status">Pick a model and an image.</p>
+<canvas id="demo-canvas" class="demo-canvas" width="0" height="0"></canvas>
+</div>
+<script type="application/json" id="demo-data">${jsonForScript(demo)}</script>
+</section>`;
+}
+
+function downloadLink(d: ModelDownload): string {
+  const size = d.bytes >= 2 ** 20 ? `${(d.bytes / 2 ** 20).toFixed(1)} MiB` : `${(d.bytes / 1024).toFixed(0)} KiB`;
+  return `<span class="download">Model: <a href="${esc(d.href)}" download title="run ${esc(d.runId)}: best validation Dice of the row's seeds">ONNX, seed ${d.seed}, ${size}</a> <span class="sha256">sha256 <code>${esc(d.sha256)}</code></span> (<code>npx lvit predict --model FILE</code>)</span>`;
 }
 
 function sourceBadge(p: PublishedEntry): string {
@@ -270,7 +303,8 @@ function renderPanel(panel: QualPanel): string {
 function renderMethods(): string {
   return `<section id="methods"><h2>Methods and sources</h2>
 <ul>
-<li>Test metrics follow the official test script (LVIT.md §4): per image at the model's input size, prediction = sigmoid &gt; 0.5, Dice = 2|P∩G|/(|P|+|G|+1e-5), IoU = Jaccard; an image with empty prediction and empty ground truth scores 0. The scores are means over the test images.</li>
+<li>Test metrics follow the official test script (LVIT.md §4): per image at the model's input size, prediction = sigmoid &gt; 0.5, Dice = 2|P∩G|/(|P|+|G|+1e-5), IoU = Jaccard; an image with empty prediction and empty ground truth scores 0. The scores are means over the test images (the paper's convention, and the only one compared with published numbers).</li>
+<li>The "pooled" column sums TP, FP and FN over the whole test set before dividing (Dice = 2TP/(2TP+FP+FN), IoU = TP/(TP+FP+FN)), as some later text-guided papers report; it scores the same predictions higher and is never set against a published number. "—": the row's results were written before the pooled score was stored.</li>
 <li>Ours: mean ± sample standard deviation (n − 1) over seeds; n = number of seeds. Each seed's value is listed and linked to its run.</li>
 <li>A published value is "within the seed spread" when it lies inside our mean ± std. With one seed no spread exists, and no difference can be shown.</li>
 <li>Published numbers come only from RESULTS.md of this project, each labelled <span class="badge verified">verified: official LViT README</span> or <span class="badge secondary">secondary source</span>. Cells it does not have say "not published here".</li>

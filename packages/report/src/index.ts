@@ -7,3 +7,4 @@ export * from './findings.js';
 export * from './results-json.js';
 export { buildQualitativePanels, type QualPanel, type QualImage, type QualTile } from './qualitative.js';
 export { renderPage, renderComparisonTable, renderPublishedTable, esc, type PageModel } from './html.js';
+export { copyModelDownloads, publishedSeedOf, modelFileOf, textFeaturesFileOf, MODEL_FILE, type BundledTextFeatures, type ModelDownload } from './models.js';

@@ -138,6 +138,9 @@ export function parseRunResult(text: string, file: string): RunResult {
   const test = r.test;
   if (!test || !isFraction(test.dice) || !isFraction(test.iou)) fail("'test.dice' and 'test.iou' must be fractions in [0, 1]");
   if (!Array.isArray(test!.perImage)) fail("'test.perImage' must be an array");
+  if (test!.pooled !== undefined && (!isFraction(test!.pooled?.dice) || !isFraction(test!.pooled?.iou))) {
+    fail("'test.pooled.dice' and 'test.pooled.iou' must be fractions in [0, 1] when present");
+  }
   if (!r.provenance || typeof r.provenance !== 'object') fail("'provenance' is missing");
   if (!r.train || typeof r.train !== 'object') fail("'train' is missing");
   if (!Array.isArray(r.curves)) fail("'curves' must be an array");

@@ -45,6 +45,12 @@ export interface ComparisonRow {
   dice: Summary;
   iou: Summary;
   perSeed: SeedValue[];
+  /**
+   * Test Dice / IoU in % with TP/FP/FN pooled over the test set (a second convention; never compared
+   * with a published number, which are all per image). Null unless every seed's result has it
+   * (results written before it was stored lack it).
+   */
+  pooled: { dice: Summary; iou: Summary } | null;
   published: PublishedEntry | null;
   /** Further sources that give the same published cell. */
   publishedAlso: PublishedEntry[];
@@ -105,6 +111,7 @@ export function buildRow(members: readonly LoadedRun[], published: readonly Publ
   }));
   const dice = summarise(perSeed.map((s) => s.dice));
   const iou = summarise(perSeed.map((s) => s.iou));
+  const pooled = pooledSummary(members);
   const pub = findPublished(r0.dataset, publishedModelFor(r0.model, first.labelPercent), first.labelPercent, published);
   const entry = pub?.entry ?? null;
   return {
@@ -119,6 +126,7 @@ export function buildRow(members: readonly LoadedRun[], published: readonly Publ
     dice,
     iou,
     perSeed,
+    pooled,
     published: entry,
     publishedAlso: pub?.others ?? [],
     diffDice: entry ? dice.mean - entry.dice : null,
@@ -131,6 +139,12 @@ export function buildRow(members: readonly LoadedRun[], published: readonly Publ
     imageSizes: distinct(members.map((m) => m.result.train.imageSize)),
     epochsRun: members.map((m) => m.result.train.epochsRun),
   };
+}
+
+function pooledSummary(members: readonly LoadedRun[]): ComparisonRow['pooled'] {
+  const pooled = members.map((m) => m.result.test.pooled);
+  if (pooled.some((p) => p === undefined)) return null;
+  return { dice: summarise(pooled.map((p) => 100 * p!.dice)), iou: summarise(pooled.map((p) => 100 * p!.iou)) };
 }
 
 export function verdictOf(dice: Summary, published: PublishedEntry | null): Verdict {
@@ -218,6 +232,8 @@ const CSV_COLUMNS = [
   'iou_std',
   'dice_per_seed',
   'iou_per_seed',
+  'pooled_dice_mean',
+  'pooled_iou_mean',
   'published_dice',
   'published_iou',
   'published_source',
@@ -247,6 +263,8 @@ export function tablesToCsv(tables: readonly DatasetTable[]): string {
         row.iou.std === null ? null : round(row.iou.std),
         row.perSeed.map((s) => round(s.dice)).join(' '),
         row.perSeed.map((s) => round(s.iou)).join(' '),
+        row.pooled ? round(row.pooled.dice.mean) : null,
+        row.pooled ? round(row.pooled.iou.mean) : null,
         p ? p.dice : null,
         p ? p.iou : null,
         p ? p.source : 'not published here',
@@ -277,15 +295,16 @@ export function csvCell(value: string | number | boolean | null): string {
 export function tablesToMarkdown(tables: readonly DatasetTable[], opts: { title?: string } = {}): string {
   const out: string[] = [`# ${opts.title ?? 'LViT reproduction: comparison tables'}`, ''];
   out.push(
-    'Dice and IoU in %, per-image means over the test set; ours are mean ± sample std over seeds (n = seeds).',
+    'Dice and IoU in %, per-image means over the test set (the paper\'s convention); ours are mean ± sample std over seeds (n = seeds).',
+    '"Pooled" sums TP/FP/FN over the whole test set before dividing (the convention of some later papers); it is never compared with a published number.',
     'Δ = our mean − published value, in points. Paper numbers are full-compute; rows marked *reduced* are not like-for-like.',
     '',
   );
   if (tables.length === 0) out.push('No runs found.', '');
   for (const t of tables) {
     out.push(`## ${t.datasetLabel}`, '');
-    out.push('| Model | Labels | Profile | n | Dice (ours) | IoU (ours) | Dice per seed | Dice (published) | IoU (published) | Source | ΔDice | ΔIoU | Note |');
-    out.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+    out.push('| Model | Labels | Profile | n | Dice (ours) | IoU (ours) | Dice per seed | Dice / IoU pooled (ours, not comparable) | Dice (published) | IoU (published) | Source | ΔDice | ΔIoU | Note |');
+    out.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const row of t.rows) {
       const p = row.published;
       out.push(
@@ -298,6 +317,7 @@ export function tablesToMarkdown(tables: readonly DatasetTable[], opts: { title?
             fmtMeanStd(row.dice),
             fmtMeanStd(row.iou),
             row.perSeed.map((s) => `s${s.seed}: ${fmt(s.dice)}`).join(', '),
+            row.pooled ? `${fmtMeanStd(row.pooled.dice)} / ${fmtMeanStd(row.pooled.iou)}` : '—',
             p ? fmt(p.dice) : 'not published',
             p ? fmt(p.iou) : 'not published',
             p ? p.source : '-',

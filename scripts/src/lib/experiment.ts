@@ -178,13 +178,13 @@ async function runLocked(
         epochTimeSec: outcome.curves.reduce((t, c) => t + c.timeSec, 0),
       },
       val: { bestDice: outcome.bestValDice, bestEpoch: outcome.bestEpoch },
-      test: { dice: test.dice, iou: test.iou, n: test.perImage.length, perImage: test.perImage },
+      test: { dice: test.dice, iou: test.iou, n: test.perImage.length, perImage: test.perImage, pooled: test.pooled },
       curves: outcome.curves,
       qualitative,
       ...(stage2 ? { semi: stage2.info } : {}),
     };
     writeJsonAtomic(resultPath, result);
-    log(`${runId}: test Dice ${(100 * test.dice).toFixed(2)} IoU ${(100 * test.iou).toFixed(2)} (n=${test.perImage.length})`);
+    log(`${runId}: test Dice ${(100 * test.dice).toFixed(2)} IoU ${(100 * test.iou).toFixed(2)} per image; pooled Dice ${(100 * test.pooled.dice).toFixed(2)} IoU ${(100 * test.pooled.iou).toFixed(2)} (n=${test.perImage.length})`);
     return result;
   } finally {
     stage2?.dispose();

@@ -24,6 +24,9 @@ import {
 import { buildReport } from '@lvit-bench/report';
 import { type Flags, intListFlag, listFlag, parseFlags, stringFlag } from './args.js';
 import { gitState, repoRoot } from './repo.js';
+import { CHANNEL_ORDER } from './run.js';
+import { progressLogger } from './progress.js';
+import { exportPublishedSeeds } from './export-run.js';
 import { profileFromTurboAncestor } from './turbo-profile.js';
 import { reportTensorLeak, RunContext, runExperiment, runIdOf, RunSpec } from './experiment.js';
 import { getProfile, ProfileConfig } from '../configs/profiles.js';
@@ -66,7 +69,7 @@ const USAGE = `Usage: npx turbo run reproduce -- [flags]   (or: node scripts/dis
              their last checkpoint; --resume, the old spelling of that default, is accepted)
   --unet-init  LViT models start from the trained U-Net of the same dataset/fraction/seed (the official
                "pretrain"; results are named lvit-t+unet-init); the U-Net runs first
-  --no-report  skip building the HTML report
+  --no-report  skip building the HTML report and exporting the models it links
   --shard K/N  run part K of N of the selected matrix (runs that start from another's checkpoint stay
                with it); give every shard the same other flags and one shared --runs-dir; a shard
                builds no report: run \`lvit report --runs DIR\` once all shards are done`;
@@ -133,6 +136,8 @@ export async function reproduce(
   // Shards finish at different times and would race to replace one site folder.
   if (shardFlag && flags['no-report'] !== true) log('a shard builds no report; run `lvit report --runs DIR` once every shard is done');
   if (!shardFlag && flags['no-report'] !== true) {
+    // The report links each row's model; a failed export is reported, the results and report stand.
+    for (const failure of await exportPublishedSeeds(runsRoot, profile.name, { cacheDir, log })) log(`FAILED export ${failure}`);
     const outDir = resolve(stringFlag(flags, 'site-dir') ?? join(root, 'site'));
     const report = await buildReport({ runsDir: runsRoot, outDir, profile: profile.name });
     for (const dir of report.removedLeftovers) log(`removed ${dir}, left by a report build that was killed`);
@@ -160,7 +165,7 @@ async function datasetContext(
 ): Promise<RunContext> {
   const { log, dataRoot, layout, strictMasks, cacheDir, ...runEnv } = env;
   const dataConfig = profile.data[dataset];
-  const channelOrder = 'bgr' as const; // cv2.imread order, as the official loader
+  const channelOrder = CHANNEL_ORDER;
   const source = findDatasetSource(dataRoot, dataset, layout);
   log(`${dataset}: ${source.layout === 'lvit' ? 'official LViT' : 'staged'} layout at ${source.dir}`);
   const data = await loadDataset({
@@ -253,16 +258,6 @@ function checkWritable(runsRoot: string): void {
   }
 }
 
-function progressLogger(what: string, log: (m: string) => void): (done: number, total: number) => void {
-  let last = 0;
-  return (done, total) => {
-    const now = Date.now();
-    if (done === total || now - last > 5000) {
-      last = now;
-      log(`${what}: ${done}/${total}`);
-    }
-  };
-}
 
 function unique<T>(xs: T[]): T[] {
   return [...new Set(xs)];

@@ -10,6 +10,8 @@ import type { ProfileConfig } from '../configs/profiles.js';
 
 export const LABELS_FILE = 'labels.json';
 export const RESULT_FILE = 'result.json';
+/** Image channel order every run trains with: cv2.imread's, as the official loader. */
+export const CHANNEL_ORDER = 'bgr' as const;
 
 /** One cell of the experiment matrix. */
 export interface RunSpec {

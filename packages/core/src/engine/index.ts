@@ -18,6 +18,7 @@ export { loadWasmBackend, unloadWasmBackend, wasmHeapBytes, wasmModule, WASM_MAX
 export {
   onnxruntimeStats,
   probeOrtWebgpu,
+  ONNXRUNTIME_BACKEND_NAME,
   registerOnnxruntimeBackend,
   resetOnnxruntimeStats,
   runTorchReference,

@@ -50,6 +50,15 @@ const split: SegSplit = {
 };
 
 describe('evaluateModel', () => {
+  it('pools TP/FP/FN over the split (hand-computed: TP 3, |P| 6 test / 7 val with the 0.5 pixel, |G| 6)', async () => {
+    const test = await evaluateModel(new PassThrough(), split, { convention: 'test', batchSize: 2 });
+    expect(test.pooled.dice).toBeCloseTo(6 / 12, 12);
+    expect(test.pooled.iou).toBeCloseTo(3 / 9, 12);
+    const val = await evaluateModel(new PassThrough(), split, { convention: 'val', batchSize: 3 });
+    expect(val.pooled.dice).toBeCloseTo(6 / 13, 12);
+    expect(val.pooled.iou).toBeCloseTo(3 / 10, 12);
+  });
+
   it('scores every image in eval mode and averages per image, in both conventions', async () => {
     for (const convention of ['test', 'val'] as const) {
       const model = new PassThrough();

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { PerImageScore, SegmentationModel, SegSplit } from '../types.js';
 import { checkTextInput, disposeBatch, makeBatch, TextInput } from './batch.js';
 import { weightedDiceBCE } from './losses.js';
-import { meanScores, MetricConvention, scoreImage } from './metrics.js';
+import { countOverlap, ImageScore, meanScores, MetricConvention, OverlapCounts, pooledScores, scoreCounts } from './metrics.js';
 
 export interface EvaluateOptions extends TextInput {
   batchSize?: number;
@@ -14,8 +14,11 @@ export interface EvaluateOptions extends TextInput {
 }
 
 export interface EvaluateResult {
+  /** Mean of per-image scores (the paper's convention). */
   dice: number;
   iou: number;
+  /** TP/FP/FN pooled over the split, then Dice/IoU once (metrics.ts `pooledScores`). */
+  pooled: ImageScore;
   loss?: number;
   perImage: PerImageScore[];
   predictions: Map<string, Uint8Array>;
@@ -28,7 +31,7 @@ function binarise(prob: Float32Array, convention: MetricConvention): Uint8Array 
   return out;
 }
 
-/** Run the model in eval mode over a split; per-image Dice/IoU at 0.5 and their means. */
+/** Run the model in eval mode over a split; per-image Dice/IoU at 0.5, their means and the pooled scores. */
 export async function evaluateModel(model: SegmentationModel, split: SegSplit, opts: EvaluateOptions): Promise<EvaluateResult> {
   if (split.size === 0) throw new Error(`train/evaluate.ts: split ${split.dataset}/${split.split} is empty`);
   checkTextInput(model.usesText, opts, 'evaluateModel');
@@ -36,6 +39,7 @@ export async function evaluateModel(model: SegmentationModel, split: SegSplit, o
   const keep = new Set(opts.keepPredictions ?? []);
   const pixels = split.height * split.width;
   const perImage: PerImageScore[] = [];
+  const counts: OverlapCounts[] = [];
   const predictions = new Map<string, Uint8Array>();
   let lossSum = 0;
 
@@ -58,7 +62,9 @@ export async function evaluateModel(model: SegmentationModel, split: SegSplit, o
       pred.dispose();
       samples.forEach((s, i) => {
         const prob = probs.subarray(i * pixels, (i + 1) * pixels);
-        perImage.push({ id: s.id, ...scoreImage(prob, s.mask, opts.convention) });
+        const c = countOverlap(prob, s.mask, opts.convention);
+        counts.push(c);
+        perImage.push({ id: s.id, ...scoreCounts(c, opts.convention) });
         if (keep.has(s.id)) predictions.set(s.id, binarise(prob, opts.convention));
       });
     } finally {
@@ -66,7 +72,7 @@ export async function evaluateModel(model: SegmentationModel, split: SegSplit, o
     }
   }
   const mean = meanScores(perImage);
-  const result: EvaluateResult = { dice: mean.dice, iou: mean.iou, perImage, predictions };
+  const result: EvaluateResult = { dice: mean.dice, iou: mean.iou, pooled: pooledScores(counts), perImage, predictions };
   if (opts.withLoss) result.loss = lossSum / split.size;
   return result;
 }

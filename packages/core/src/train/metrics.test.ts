@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { meanScores, scoreImage } from './metrics.js';
+import { countOverlap, meanScores, pooledScores, scoreImage } from './metrics.js';
 import { cosineWarmRestartLr } from './schedule.js';
 
 describe('scoreImage', () => {
@@ -55,6 +55,42 @@ describe('scoreImage', () => {
   it('meanScores averages per image', () => {
     expect(meanScores([{ dice: 1, iou: 0.5 }, { dice: 0, iou: 0.25 }])).toEqual({ dice: 0.5, iou: 0.375 });
     expect(() => meanScores([])).toThrow(/no scores/);
+  });
+});
+
+describe('pooledScores (TP/FP/FN summed over the test set)', () => {
+  // Image A: mask 3 px, prediction 2 px, 1 shared (TP 1, FP 1, FN 2).
+  const a = { prob: [0.7, 0.2, 0.4, 0.6, 0], mask: [1, 1, 1, 0, 0] };
+  // Image B: mask 4 px, all predicted, one extra (TP 4, FP 1, FN 0).
+  const b = { prob: [0.9, 0.9, 0.9, 0.9, 0.9], mask: [1, 1, 1, 1, 0] };
+  // Image C: empty mask, empty prediction (per image: Dice 0 in the test convention).
+  const c = { prob: [0.1, 0.1, 0.1, 0.1, 0.1], mask: [0, 0, 0, 0, 0] };
+  const counts = [a, b, c].map((x) => countOverlap(x.prob, x.mask, 'test'));
+
+  it('hand-computed: TP 5, FP 2, FN 2 -> Dice 10/14, IoU 5/9', () => {
+    const pooled = pooledScores(counts);
+    expect(pooled.dice).toBeCloseTo(10 / 14, 12);
+    expect(pooled.iou).toBeCloseTo(5 / 9, 12);
+  });
+
+  it('differs from the per-image mean on the same images (the empty image pulls only the mean down)', () => {
+    const mean = meanScores([a, b, c].map((x) => scoreImage(x.prob, x.mask, 'test')));
+    // Per image: 2/5, 8/9, 0 (empty/empty scores 0) -> mean 0.4296...
+    expect(mean.dice).toBeCloseTo((2 / (5 + 1e-5) + 8 / (9 + 1e-5) + 0) / 3, 9);
+    expect(pooledScores(counts).dice - mean.dice).toBeGreaterThan(0.25);
+  });
+
+  it('an empty-mask image with a false positive adds to FP only', () => {
+    const fp = countOverlap([0.9, 0.9, 0, 0, 0], [0, 0, 0, 0, 0], 'test');
+    expect(fp).toEqual({ truePos: 0, predPos: 2, labelPos: 0 });
+    const pooled = pooledScores([...counts, fp]);
+    expect(pooled.dice).toBeCloseTo(10 / 16, 12);
+    expect(pooled.iou).toBeCloseTo(5 / 11, 12);
+  });
+
+  it('all images empty and predicted empty: 0, as sklearn zero_division', () => {
+    expect(pooledScores([counts[2], counts[2]])).toEqual({ dice: 0, iou: 0 });
+    expect(() => pooledScores([])).toThrow(/no images/);
   });
 });
 

@@ -36,3 +36,5 @@ export { makeSyntheticDataset, type SyntheticOptions } from './synthetic.js';
 export { writePng } from './png.js';
 export { loadContrastiveLabels, findContrastiveLabelsDir, CONTRASTIVE_LABELS_CSV } from './contrastive.js';
 export { findDatasetSource, DATA_LAYOUTS, type DataLayout, type DatasetSource } from './layout.js';
+export { readModelInput, readModelMask, maskToSize, type ModelInput } from './model-input.js';
+export { readCsvTable, type CsvTable } from './csv.js';

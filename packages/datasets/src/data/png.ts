@@ -12,7 +12,9 @@ export async function writePng(path: string, data: Uint8Array, width: number, he
     throw new Error(`${path}: ${data.length} bytes do not fit ${width}x${height}x${channels}`);
   }
   try {
-    const png = await sharp(Buffer.from(data.buffer, data.byteOffset, data.length), { raw: { width, height, channels } }).png().toBuffer();
+    // Without the colourspace sharp stores one raw channel as an RGB PNG.
+    const raw = sharp(Buffer.from(data.buffer, data.byteOffset, data.length), { raw: { width, height, channels } });
+    const png = await (channels === 1 ? raw.toColourspace('b-w') : raw).png().toBuffer();
     writeFileAtomic(path, png);
   } catch (err) {
     throw new Error(`${path}: cannot write PNG (${(err as Error).message})`);

@@ -59,6 +59,13 @@ export interface SplitArrays {
 /** uint8 -> [0,1] exactly as torchvision's to_tensor: float32(x) / 255. */
 const U8_TO_UNIT = new Float32Array(256).map((_, i) => i / 255);
 
+/** An image's uint8 values as the model reads them (`U8_TO_UNIT`). */
+export function u8ToUnit(u8: Uint8Array): Float32Array {
+  const out = new Float32Array(u8.length);
+  for (let i = 0; i < u8.length; i++) out[i] = U8_TO_UNIT[u8[i]];
+  return out;
+}
+
 export function packMaskBits(masks: readonly Uint8Array[], pixels: number): Uint8Array {
   const bits = new Uint8Array(Math.ceil((masks.length * pixels) / 8));
   masks.forEach((mask, k) => {
@@ -146,10 +153,7 @@ export class PreparedSplit implements SegSplit {
   }
 
   image(index: number): ImageSample {
-    const u8 = this.imageU8(index);
-    const image = new Float32Array(u8.length);
-    for (let i = 0; i < u8.length; i++) image[i] = U8_TO_UNIT[u8[i]];
-    return { id: this.ids[index], image, text: this.arrays.texts[index] };
+    return { id: this.ids[index], image: u8ToUnit(this.imageU8(index)), text: this.arrays.texts[index] };
   }
 
   sample(index: number): SegSample {

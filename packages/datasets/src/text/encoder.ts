@@ -85,6 +85,15 @@ export async function openTextEncoder(name: TextEncoderName, opts: OpenTextEncod
   }
 }
 
+/**
+ * How to open again the encoder a run recorded (its `TextEncoderInfo.name`), or null for one that
+ * cannot be reopened by name (e.g. a random-weight BERT of another shape).
+ */
+export function encoderNameForInfo(infoName: string): TextEncoderName | null {
+  const byInfo: Record<string, TextEncoderName> = { 'bert-base-uncased': 'bert', 'use-lite': 'use-lite', 'tiny-random-bert': 'tiny-random-bert' };
+  return byInfo[infoName] ?? null;
+}
+
 /** Info of a BERT folder: a generated random-weight folder is labelled as such whatever it was opened as. */
 function bertInfo(dir: string): TextEncoderInfo {
   const config = readBertFolderConfig(dir);

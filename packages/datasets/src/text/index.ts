@@ -18,6 +18,7 @@ export {
   BERT_HUB_REVISION,
   bertHubModelDir,
   bertMissingMessage,
+  encoderNameForInfo,
   locateBertModel,
   openTextEncoder,
   textEncoderHubCacheDir,

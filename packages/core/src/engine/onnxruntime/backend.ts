@@ -16,7 +16,14 @@ import { recordKernel, recordSessionCreate } from './stats.js';
  * them there (a cpu kernel, `readSync`): then one Identity run with a CPU output copies them down.
  * That path is wired but not yet measured on a GPU.
  */
+/** Sees every kernel call while set (the model exporter, export/trace.ts, follows a forward pass with it). */
+export interface KernelTracer {
+  ortKernel(build: (g: GraphBuilder) => void, inputs: readonly tf.TensorInfo[], outputs: readonly tf.TensorInfo[]): void;
+  cpuKernel(kernel: string, inputs: tf.NamedTensorInfoMap, outputs: readonly tf.TensorInfo[]): void;
+}
+
 export class OnnxruntimeBackend extends MathBackendCPU {
+  tracer: KernelTracer | null = null;
   private readonly sessions = new Map<string, OrtSession>();
   readonly pool = new BufferPool();
   private readonly alloc = (ctor: Parameters<BufferPool['acquire']>[0], n: number) => this.pool.acquire(ctor, n);
@@ -66,7 +73,9 @@ export class OnnxruntimeBackend extends MathBackendCPU {
     const feeds: Record<string, OrtFeed | OrtGpuFeed> = {};
     for (let i = 0; i < inputs.length; i++) feeds[`i${i}`] = this.feedOf(inputs[i]);
     const results = session.run(feeds, this.alloc);
-    return results.map((r) => this.adopt(r));
+    const outputs = results.map((r) => this.adopt(r));
+    this.tracer?.ortKernel(build, inputs, outputs);
+    return outputs;
   }
 
   /** Whether a graph's outputs stay on the GPU: webgpu EP, `gpuBufferOutputs`, float32 outputs only. */
@@ -128,8 +137,10 @@ export class OnnxruntimeBackend extends MathBackendCPU {
   }
 
   /** After a cpu kernel ran: its outputs may view an input's buffer (contiguous Slice). */
-  noteCpuOutputs(out: tf.TensorInfo | tf.TensorInfo[]): void {
-    for (const t of Array.isArray(out) ? out : [out]) this.pool.noteAlias(this.data.get(t.dataId)?.values, t.dataId);
+  noteCpuOutputs(out: tf.TensorInfo | tf.TensorInfo[], kernel: string, inputs: tf.NamedTensorInfoMap): void {
+    const outputs = Array.isArray(out) ? out : [out];
+    for (const t of outputs) this.pool.noteAlias(this.data.get(t.dataId)?.values, t.dataId);
+    this.tracer?.cpuKernel(kernel, inputs, outputs);
   }
 
   override readSync(dataId: object): tf.backend_util.BackendValues {

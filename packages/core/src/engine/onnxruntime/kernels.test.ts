@@ -4,6 +4,7 @@ import { Rng } from '../../rng.js';
 import { registerOnnxruntimeBackend } from './index.js';
 import { nchwcBlockSize } from './kernels/nhwc-conv.js';
 import { onnxruntimeStats } from './stats.js';
+import { setOrtKernelThresholds } from './kernels/util.js';
 
 /**
  * Every ORT kernel against the cpu backend's kernel for the same kernel name, run on the same
@@ -372,6 +373,13 @@ describe('ResizeNearestNeighbor / grad (power-of-two factors)', () => {
     check('ResizeNearestNeighbor', { images }, { alignCorners: true, halfPixelCenters: false, size: [16, 16] }, false);
     images.dispose();
   });
+  it('ResizeBilinear in all three coordinate modes, up (x2, x3) and down', () => {
+    const images = rand([2, 7, 9, 64]);
+    for (const [alignCorners, halfPixelCenters] of [[true, false], [false, true], [false, false]]) {
+      for (const size of [[14, 18], [21, 27], [6, 8]]) check('ResizeBilinear', { images }, { alignCorners, halfPixelCenters, size }, true);
+    }
+    images.dispose();
+  });
 });
 
 describe('layout', () => {
@@ -396,6 +404,24 @@ describe('layout', () => {
     check('SplitV', { x }, { numOrSizeSplits: [16, 8], axis: 3 }, true);
     check('SplitV', { x: tf.transpose(x, [3, 0, 1, 2]) }, { numOrSizeSplits: [16, 8], axis: 0 }, false);
     x.dispose();
+  });
+  it('Unpack along the token axis and along batch', () => {
+    const x = rand([2, 10, 32, 16]);
+    check('Unpack', { value: x }, { axis: 1 }, true);
+    check('Unpack', { value: x }, { axis: 0 }, true);
+    x.dispose();
+  });
+  it('with cpuViews off (the model exporter), contiguous Slice / SplitV / Concat run in ORT too', () => {
+    const previous = setOrtKernelThresholds({ cpuViews: false });
+    try {
+      const x = rand([2, 32, 32, 16]);
+      check('Slice', { x }, { begin: [1, 0, 0, 0], size: [1, -1, -1, -1] }, true);
+      check('SplitV', { x }, { numOrSizeSplits: [1, 1], axis: 0 }, true);
+      check('Concat', [x, x], { axis: 0 }, true);
+      x.dispose();
+    } finally {
+      setOrtKernelThresholds(previous);
+    }
   });
   it('Slice: strided in ORT, contiguous in cpu', () => {
     const x = rand([2, 32, 32, 16]);

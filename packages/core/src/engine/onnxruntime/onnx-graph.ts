@@ -6,7 +6,8 @@ const { onnx } = onnxProto;
 /**
  * A tiny builder for single-kernel ONNX graphs (opset 17, IR 8). Graph inputs are named i0..in in
  * the order `input()` is called, outputs o0..om in the order `output()` is called, which is the
- * convention `OrtSession` runs them with.
+ * convention `OrtSession` runs them with. `inline()` writes a kernel's graph into a bigger one
+ * (the model exporter, export/trace.ts, chains every kernel of a forward pass this way).
  */
 
 export type OnnxDtype = 'float32' | 'int32' | 'bool' | 'int64' | 'uint8';
@@ -50,9 +51,16 @@ export class GraphBuilder {
   readonly outputShapes: (readonly number[] | undefined)[] = [];
   readonly outputTypes: OnnxDtype[] = [];
   private counter = 0;
+  /** While `inline()` runs a kernel's build: the values its inputs stand for, and its outputs. */
+  private inlined: { inputs: readonly string[]; used: number; outputs: string[] } | null = null;
 
   /** Declares the next graph input (i0, i1, ...) and returns its name. */
   input(dtype: OnnxDtype, shape: readonly number[]): string {
+    if (this.inlined) {
+      const value = this.inlined.inputs[this.inlined.used++];
+      if (value === undefined) throw new Error(`onnx-graph.ts inline: the kernel declares more than ${this.inlined.inputs.length} inputs`);
+      return value;
+    }
     const name = `i${this.inputs.length}`;
     this.inputs.push(valueInfo(name, dtype, shape));
     this.inputNames.add(name);
@@ -86,7 +94,7 @@ export class GraphBuilder {
   }
 
   /** A float32 constant (a scalar by default). */
-  float(values: number | readonly number[], dims?: readonly number[]): string {
+  float(values: number | ArrayLike<number>, dims?: readonly number[]): string {
     const name = `c${this.counter++}`;
     const arr = new Float32Array(typeof values === 'number' ? [values] : values);
     this.initializers.push({
@@ -100,6 +108,10 @@ export class GraphBuilder {
 
   /** Marks `value` as the next graph output (o0, o1, ...). */
   output(value: string, dtype: OnnxDtype, shape?: readonly number[]): void {
+    if (this.inlined) {
+      this.inlined.outputs.push(value);
+      return;
+    }
     const name = `o${this.outputs.length}`;
     const source = this.renamed.get(value) ?? value;
     const producer = this.nodes.find((n) => n.output?.includes(source));
@@ -116,21 +128,41 @@ export class GraphBuilder {
     this.outputTypes.push(dtype);
   }
 
+  /**
+   * Runs a kernel's `build` inside this graph: its `input()` calls return `inputs` in order instead
+   * of declaring graph inputs, and its `output()` values are returned instead of becoming outputs.
+   */
+  inline(build: (g: GraphBuilder) => void, inputs: readonly string[]): string[] {
+    if (this.inlined) throw new Error('onnx-graph.ts inline: kernels do not nest');
+    this.inlined = { inputs, used: 0, outputs: [] };
+    try {
+      build(this);
+      if (this.inlined.used !== inputs.length) {
+        throw new Error(`onnx-graph.ts inline: the kernel declared ${this.inlined.used} inputs, ${inputs.length} were given`);
+      }
+      return this.inlined.outputs;
+    } finally {
+      this.inlined = null;
+    }
+  }
+
   get numOutputs(): number {
     return this.outputs.length;
   }
 
-  toBytes(): Uint8Array {
+  /** `model`: what a saved model file names itself (kernel graphs need none of it). */
+  toBytes(saved: { producerName: string; graphName: string; metadata: Record<string, string> } | null = null): Uint8Array {
     const model = onnx.ModelProto.create({
       irVersion: 8,
-      producerName: 'lvit-bench-onnxruntime-backend',
+      producerName: saved?.producerName ?? 'lvit-bench-onnxruntime-backend',
+      metadataProps: Object.entries(saved?.metadata ?? {}).map(([key, value]) => ({ key, value })),
       opsetImport: [
         { domain: '', version: OPSET },
         { domain: 'com.microsoft', version: 1 },
         { domain: 'com.microsoft.nchwc', version: 1 },
       ],
       graph: {
-        name: 'kernel',
+        name: saved?.graphName ?? 'kernel',
         node: this.nodes,
         input: this.inputs,
         output: this.outputs,

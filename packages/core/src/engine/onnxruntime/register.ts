@@ -35,7 +35,7 @@ function timedCpu(name: string, cpu: tf.KernelFunc): tf.KernelFunc {
     const t0 = performance.now();
     (args.backend as OnnxruntimeBackend).materialize(args.inputs);
     const out = cpu(args);
-    (args.backend as OnnxruntimeBackend).noteCpuOutputs(out);
+    (args.backend as OnnxruntimeBackend).noteCpuOutputs(out, name, args.inputs);
     recordKernel(name, true, performance.now() - t0);
     return out;
   };
@@ -51,7 +51,7 @@ function withOrt(name: string, ort: OrtKernel, cpu: tf.KernelFunc): tf.KernelFun
     }
     (args.backend as OnnxruntimeBackend).materialize(args.inputs);
     const fallback = cpu(args);
-    (args.backend as OnnxruntimeBackend).noteCpuOutputs(fallback);
+    (args.backend as OnnxruntimeBackend).noteCpuOutputs(fallback, name, args.inputs);
     recordKernel(name, true, performance.now() - t0);
     return fallback;
   };

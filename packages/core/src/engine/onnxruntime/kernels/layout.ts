@@ -4,7 +4,7 @@ import { thresholds, OrtKernel, OrtKernelArgs, sig, sigs, sizeOf } from './util.
 
 /**
  * Data-movement kernels whose cpu versions walk TensorBuffer.get() per element: Transpose, Tile,
- * Concat, SplitV (the channel-concat gradient), strided Slice, PadV2; and Softmax. float32 only;
+ * Concat, SplitV (the channel-concat gradient), strided Slice, Unpack, PadV2; and Softmax. float32 only;
  * contiguous slices stay in the cpu kernel, which returns a view for free.
  */
 
@@ -34,7 +34,7 @@ function runConcat(args: OrtKernelArgs): tf.TensorInfo | null {
   const total = list.reduce((s, t) => s + sizeOf(t.shape), 0);
   if (total < thresholds.elements) return null;
   // Concat along axis 0 of contiguous inputs is a plain copy the cpu kernel does fast.
-  if (list[0].shape.slice(0, axis).every((d) => d === 1)) return null;
+  if (thresholds.cpuViews && list[0].shape.slice(0, axis).every((d) => d === 1)) return null;
   const key = `Concat:${sigs(list)}${axis}`;
   const build = (g: GraphBuilder) => g.output(g.op('Concat', list.map((t) => g.input('float32', t.shape)), { axis: { i: axis } }), 'float32');
   return args.backend.runGraph('Concat', key, build, list)[0];
@@ -44,7 +44,7 @@ function runSplitV(args: OrtKernelArgs): tf.TensorInfo[] | null {
   const x = args.inputs.x;
   if (x.dtype !== 'float32' || sizeOf(x.shape) < thresholds.elements) return null;
   const axis = tf.util.parseAxisParam(args.attrs.axis as number, x.shape)[0];
-  if (x.shape.slice(0, axis).every((d) => d === 1)) return null; // contiguous pieces: cpu views
+  if (thresholds.cpuViews && x.shape.slice(0, axis).every((d) => d === 1)) return null; // contiguous pieces: cpu views
   const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, args.attrs.numOrSizeSplits as number | number[], axis);
   if (sizes.some((s) => s <= 0)) return null;
   const key = `SplitV:${sig(x)}:${axis}:${sizes.join(',')}`;
@@ -59,7 +59,7 @@ function runSlice(args: OrtKernelArgs): tf.TensorInfo | null {
   const x = args.inputs.x;
   if (x.dtype !== 'float32') return null;
   const [begin, size] = tf.slice_util.parseSliceParams(x as tf.Tensor, args.attrs.begin as number[], args.attrs.size as number[]);
-  if (sizeOf(size) < thresholds.elements || tf.slice_util.isSliceContinous(x.shape, begin, size)) return null;
+  if (sizeOf(size) < thresholds.elements || (thresholds.cpuViews && tf.slice_util.isSliceContinous(x.shape, begin, size))) return null;
   const key = `Slice:${sig(x)}:${begin.join(',')}:${size.join(',')}`;
   const build = (g: GraphBuilder) => {
     const ends = begin.map((b, i) => b + size[i]);
@@ -67,6 +67,21 @@ function runSlice(args: OrtKernelArgs): tf.TensorInfo | null {
     g.output(g.op('Slice', [g.input('float32', x.shape), g.int64(begin), g.int64(ends), g.int64(axes)]), 'float32', size);
   };
   return args.backend.runGraph('Slice', key, build, [x])[0];
+}
+
+/** tf.unstack: one Split along the axis, each piece squeezed. */
+function runUnpack(args: OrtKernelArgs): tf.TensorInfo[] | null {
+  const x = args.inputs.value;
+  if (x.dtype !== 'float32' || sizeOf(x.shape) < thresholds.elements) return null;
+  const axis = tf.util.parseAxisParam(args.attrs.axis as number, x.shape)[0];
+  const n = x.shape[axis];
+  if (n < 1) return null;
+  const key = `Unpack:${sig(x)}:${axis}`;
+  const build = (g: GraphBuilder) => {
+    const pieces = n === 1 ? [g.input('float32', x.shape)] : g.ops('Split', [g.input('float32', x.shape), g.int64(new Array(n).fill(1))], { axis: { i: axis } }, n);
+    for (const p of pieces) g.output(g.op('Squeeze', [p, g.int64([axis])]), 'float32');
+  };
+  return args.backend.runGraph('Unpack', key, build, [x]);
 }
 
 function runPad(args: OrtKernelArgs): tf.TensorInfo | null {
@@ -98,6 +113,7 @@ export const layoutKernels: OrtKernel[] = [
   { kernelName: 'Concat', run: runConcat },
   { kernelName: 'SplitV', run: runSplitV },
   { kernelName: 'Slice', run: runSlice },
+  { kernelName: 'Unpack', run: runUnpack },
   { kernelName: 'PadV2', run: runPad },
   { kernelName: 'Softmax', run: runSoftmax },
 ];

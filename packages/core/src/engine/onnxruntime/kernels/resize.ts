@@ -50,7 +50,29 @@ function runResizeGrad(args: OrtKernelArgs): tf.TensorInfo | null {
   return args.backend.runGraph('ResizeNearestNeighborGrad', key, build, [dy])[0];
 }
 
+/**
+ * Bilinear resize (TransUNet's UpsamplingBilinear2d, align_corners) as ONNX Resize on the NHWC
+ * tensor (ORT resizes H and W in place when the N and C scales are 1). tfjs's coordinate rules map
+ * to Resize's: alignCorners -> 'align_corners', halfPixelCenters -> 'half_pixel', else 'asymmetric'.
+ */
+function runResizeBilinear(args: OrtKernelArgs): tf.TensorInfo | null {
+  const x = args.inputs.images;
+  const [newH, newW] = args.attrs.size as [number, number];
+  if (x.dtype !== 'float32' || x.shape.length !== 4) return null;
+  const [b, , , c] = x.shape;
+  if (b * newH * newW * c < thresholds.elements) return null;
+  const mode = args.attrs.alignCorners ? 'align_corners' : args.attrs.halfPixelCenters ? 'half_pixel' : 'asymmetric';
+  const key = `ResizeBilinear:${sigs([x])}${newH},${newW}:${mode}`;
+  const build = (g: GraphBuilder) => {
+    const attrs = { mode: { s: 'linear' }, coordinate_transformation_mode: { s: mode } };
+    const y = g.op('Resize', [g.input('float32', x.shape), '', '', g.int64([b, newH, newW, c])], attrs);
+    g.output(y, 'float32', [b, newH, newW, c]);
+  };
+  return args.backend.runGraph('ResizeBilinear', key, build, [x])[0];
+}
+
 export const resizeKernels: OrtKernel[] = [
+  { kernelName: 'ResizeBilinear', run: runResizeBilinear },
   { kernelName: 'ResizeNearestNeighbor', run: runResize },
   { kernelName: 'ResizeNearestNeighborGrad', run: runResizeGrad },
 ];

@@ -33,6 +33,11 @@ export const thresholds = {
   reduce: 1024,
   /** Products: minimum multiply-adds. */
   matmulMacs: 32768,
+  /**
+   * Contiguous Slice/SplitV/Concat stay in the cpu kernel, which returns a view for free. The model
+   * exporter (export/trace.ts) turns this off so that every op on the input's path is an ORT graph.
+   */
+  cpuViews: true as boolean,
 };
 
 /** Changes the cpu/ORT switch-over sizes (tests set them to 0 to run every op in ORT). */
