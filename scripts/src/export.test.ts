@@ -104,6 +104,21 @@ describe('lvit export', () => {
     expect(log).toHaveLength(1);
   });
 
+  it('over merged runs folders (the shards of one matrix), the seed is chosen across all of them', async () => {
+    const roots = [join(tmp, 'shard-a'), join(tmp, 'shard-b')];
+    for (const [k, seed] of [6, 7].entries()) {
+      const dir = join(roots[k], 'unet', `s${seed}`);
+      writeFinishedRun(dir, 'unet', seed);
+      const result = JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8'));
+      result.val.bestDice = seed === 7 ? 0.8 : 0.6;
+      writeFileSync(join(dir, 'result.json'), JSON.stringify(result));
+    }
+    await tf.setBackend('cpu');
+    expect(await exportPublishedSeeds(roots, undefined, { cacheDir: join(tmp, 'cache'), log: () => undefined })).toEqual([]);
+    expect(existsSync(join(roots[0], 'unet', 's6', 'model.onnx'))).toBe(false);
+    expect(existsSync(join(roots[1], 'unet', 's7', 'model.onnx'))).toBe(true);
+  });
+
   it('LViT-T: the run\'s test sentences go next to the model as features of its encoder', async () => {
     const dir = join(tmp, 'lvit-t-text');
     writeFinishedRun(dir, 'lvit-t');

@@ -6,11 +6,13 @@
  */
 import { existsSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
+import { resolveCacheDir } from '@lvit-bench/datasets';
 import { buildReport } from '@lvit-bench/report';
 import { listFlag, parseFlags, stringFlag } from './lib/args.js';
+import { exportPublishedSeeds } from './lib/export-run.js';
 import { repoRoot } from './lib/repo.js';
 
-const FLAGS = { runs: 'string', out: 'string', profile: 'string', title: 'string', help: 'boolean' } as const;
+const FLAGS = { runs: 'string', out: 'string', profile: 'string', title: 'string', 'cache-dir': 'string', 'no-export': 'boolean', help: 'boolean' } as const;
 
 const USAGE = `Usage: node scripts/dist/report.js [--runs DIR[,DIR...]] [--out DIR] [--profile NAME] [--title TEXT]
   --runs DIR,...  runs root(s) written by reproduce (default: <repo>/runs); several are merged into one
@@ -18,7 +20,10 @@ const USAGE = `Usage: node scripts/dist/report.js [--runs DIR[,DIR...]] [--out D
                   results it is an error naming both files
   --out DIR       site folder to (re)write (default: <repo>/site); a non-empty folder not written by the report is refused
   --profile NAME  only runs of this profile (e.g. smoke, quick, paper)
-  --title TEXT    page title`;
+  --title TEXT    page title
+  --cache-dir DIR text-feature cache for LViT-T exports (env LVIT_CACHE_DIR; default .cache/)
+  --no-export     do not export the model each row links (by default a row's published seed without an
+                  up-to-date model.onnx is exported into its run folder first, as reproduce does)`;
 
 async function main(argv: string[]): Promise<void> {
   const flags = parseFlags(argv, FLAGS);
@@ -31,7 +36,13 @@ async function main(argv: string[]): Promise<void> {
   for (const dir of given ?? []) if (!existsSync(dir)) throw new Error(`--runs: ${dir} does not exist`);
   const runsDirs = given ?? [join(root, 'runs')];
   const outDir = resolve(stringFlag(flags, 'out') ?? join(root, 'site'));
-  const outcome = await buildReport({ runsDir: runsDirs, outDir, profile: stringFlag(flags, 'profile'), title: stringFlag(flags, 'title') });
+  const profile = stringFlag(flags, 'profile');
+  if (flags['no-export'] !== true) {
+    // Sharded matrices build no report in reproduce, so their models are exported here.
+    const log = (m: string) => console.log(`[report] ${m}`);
+    for (const failure of await exportPublishedSeeds(runsDirs, profile, { cacheDir: resolveCacheDir(stringFlag(flags, 'cache-dir')), log })) console.warn(`[report] FAILED export ${failure}`);
+  }
+  const outcome = await buildReport({ runsDir: runsDirs, outDir, profile, title: stringFlag(flags, 'title') });
 
   const rows = outcome.tables.reduce((n, t) => n + t.rows.length, 0);
   const from = runsDirs.map((d) => relative(process.cwd(), d) || '.').join(', ');

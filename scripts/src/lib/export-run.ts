@@ -147,14 +147,14 @@ export async function onOnnxruntimeBackend<T>(fn: () => Promise<T>): Promise<T> 
 }
 
 /**
- * After a matrix: the model each report row publishes (the seed with the best validation Dice,
+ * After a matrix (or before `lvit report` on merged runs folders): the model each report row publishes (the seed with the best validation Dice,
  * report/models.ts) is exported to its run folder unless an export newer than its best checkpoint
  * is there. Returns the runs whose export failed (with why); the others are written.
  */
-export async function exportPublishedSeeds(runsRoot: string, profile: string, text: ExportTextOptions): Promise<string[]> {
+export async function exportPublishedSeeds(runsRoots: string | readonly string[], profile: string | undefined, text: ExportTextOptions): Promise<string[]> {
   const { log } = text;
   const failed: string[] = [];
-  for (const members of groupRuns(loadRuns(runsRoot, { profile }).runs).values()) {
+  for (const members of groupRuns(loadRuns(runsRoots, { profile }).runs).values()) {
     const run = publishedSeedOf(members);
     const dir = dirname(run.file);
     const file = modelFileOf(run);
