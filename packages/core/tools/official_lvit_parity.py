@@ -14,7 +14,8 @@ weights (every parameter and BatchNorm buffer perturbed, so no block is an ident
     adam:<name>         parameters after one torch.optim.Adam(lr=1e-3) step on those gradients
   /usr/bin/python3 official_lvit_parity.py OUT_DIR --model lvit|unet [--res 64] [--batch 2]
 
---model unet is nets/UNet.py as is (base 64 is hard-coded there; small --res keeps it fast).
+--model unet: nets/UNet.py's blocks and forward unchanged, its constructor's hard-coded base width 64
+scaled to 16 (reduced_unet below: the base-64 model takes over a minute per step on the cpu backend).
 --model lvit: nets/LViT.py hard-codes the full widths (64..512, 196 tokens, 768-d text), so the model is
 built from the official classes with the constructor arguments scaled (reduced_lvit below: base 16,
 tokenGrid 4, text 32-d, heads 8 as upstream); the official forward and every block's code run unchanged.
@@ -53,6 +54,7 @@ sys.path.insert(0, ref)
 import Config
 from nets import LViT as L
 from nets.Vit import VisionTransformer, Reconstruct, ConvTransBN
+from nets import UNet as U
 from nets.UNet import UNet
 
 torch.manual_seed(0); torch.set_num_threads(2)
@@ -87,6 +89,19 @@ def reduced_lvit():
     m.text_module1 = torch.nn.Conv1d(b * 2, b, kernel_size=3, padding=1)
     return m
 
+def reduced_unet():
+    """UNet.__init__ with its hard-coded base width 64 scaled to BASE (nets/UNet.py's blocks and forward)."""
+    m = UNet.__new__(UNet); torch.nn.Module.__init__(m); b = BASE
+    m.n_channels, m.n_classes = 3, 1
+    m.inc = U.ConvBatchNorm(3, b)
+    m.down1 = U.DownBlock(b, b * 2, nb_Conv=2); m.down2 = U.DownBlock(b * 2, b * 4, nb_Conv=2)
+    m.down3 = U.DownBlock(b * 4, b * 8, nb_Conv=2); m.down4 = U.DownBlock(b * 8, b * 8, nb_Conv=2)
+    m.up4 = U.UpBlock(b * 16, b * 4, nb_Conv=2); m.up3 = U.UpBlock(b * 8, b * 2, nb_Conv=2)
+    m.up2 = U.UpBlock(b * 4, b, nb_Conv=2); m.up1 = U.UpBlock(b * 2, b, nb_Conv=2)
+    m.outc = torch.nn.Conv2d(b, 1, kernel_size=(1, 1))
+    m.last_activation = torch.nn.Sigmoid()
+    return m
+
 if a.model == 'lvit':
     m = reduced_lvit()
     # suite feature name <- official module (each called once per forward); text outputs are [B,C,T]
@@ -97,7 +112,7 @@ if a.model == 'lvit':
               'recon1': 'reconstruct1', 'recon2': 'reconstruct2', 'recon3': 'reconstruct3', 'recon4': 'reconstruct4',
               'dec4': 'up4', 'dec3': 'up3', 'dec2': 'up2', 'dec1': 'up1'}
 else:
-    m = UNet(3, 1)
+    m = reduced_unet()
     blocks = {k: k for k in ['inc', 'down1', 'down2', 'down3', 'down4', 'up4', 'up3', 'up2', 'up1']}
 
 g = torch.Generator().manual_seed(1)
@@ -175,7 +190,7 @@ with open(os.path.join(a.out, 'data.bin'), 'wb') as f:
     for k, v in items:
         arr = v.detach().float().contiguous().numpy().astype('<f4')
         f.write(arr.tobytes()); manifest[k] = {'shape': list(arr.shape), 'offset': off}; off += arr.size
-config = {'baseChannels': BASE, 'imageSize': S, 'tokenGrid': GRID, 'textDim': TEXT_DIM, 'textTokens': TEXT_TOKENS} if a.model == 'lvit' else {'baseChannels': 64, 'imageSize': S}
+config = {'baseChannels': BASE, 'imageSize': S, 'tokenGrid': GRID, 'textDim': TEXT_DIM, 'textTokens': TEXT_TOKENS} if a.model == 'lvit' else {'baseChannels': BASE, 'imageSize': S}
 params = sum(p.numel() for p in m.parameters())
 json.dump({'model': a.model, 'config': config, 'batch': B, 'torch': torch.__version__, 'params': params, 'tensors': manifest},
           open(os.path.join(a.out, 'manifest.json'), 'w'))
