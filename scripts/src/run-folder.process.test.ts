@@ -3,19 +3,16 @@
  * to the parent must also end the child, and a run folder has one writer at a time. These spawn the
  * built CLI (scripts/dist, built by turbo before the tests) on a one-run quick matrix.
  */
-import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runDirOf } from './lib/experiment.js';
 import { LOCK_FILE } from './lib/run-lock.js';
+import { alive, childrenOf, CLI, killStarted, start, waitFor } from './process.test-util.js';
 
-const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'reproduce.js');
 const work = mkdtempSync(join(tmpdir(), 'lvit-procs-'));
 const args = ['--profile', 'quick', '--models', 'unet', '--datasets', 'monuseg', '--fractions', '100', '--seeds', '666', '--no-report'];
-const started: ChildProcess[] = [];
 
 /** A runs folder of its own per test, so one test's checkpoints never decide where another's run starts. */
 function runsFolder(name: string): { argv: string[]; runDir: string } {
@@ -26,54 +23,9 @@ function runsFolder(name: string): { argv: string[]; runDir: string } {
   };
 }
 
-interface Started {
-  proc: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
+afterAll(killStarted);
 
-function start(argv: string[]): Started {
-  // As a user starts it: not yet re-executed, so the CLI re-executes itself with the glibc tunables.
-  const env = { ...process.env };
-  for (const k of ['GLIBC_TUNABLES', 'LVIT_BENCH_GLIBC_REEXEC', 'LVIT_BENCH_PARENT_PID']) delete env[k];
-  const proc = spawn(process.execPath, [cli, ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env });
-  started.push(proc);
-  let out = '';
-  proc.stdout!.on('data', (b) => (out += b));
-  proc.stderr!.on('data', (b) => (out += b));
-  return { proc, output: () => out, exited: new Promise((r) => proc.on('exit', (code) => r(code))) };
-}
-
-async function waitFor(what: string, check: () => boolean, seconds: number): Promise<void> {
-  const until = Date.now() + seconds * 1000;
-  while (!check()) {
-    if (Date.now() > until) throw new Error(`timed out after ${seconds}s waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-function childrenOf(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-afterAll(() => {
-  for (const p of started) if (p.exitCode === null) p.kill('SIGKILL');
-});
-
-describe.skipIf(process.platform !== 'linux' || !existsSync(cli))('run folders under real processes', () => {
+describe.skipIf(process.platform !== 'linux' || !existsSync(CLI))('run folders under real processes', () => {
   it('a second writer refuses while the first trains, naming the holder', async () => {
     const { argv, runDir } = runsFolder('two-writers');
     const first = start(argv);

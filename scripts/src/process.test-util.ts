@@ -1,0 +1,56 @@
+/** Test support for the tests that spawn the built CLI as a user would (run-folder, resume). */
+import { ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'reproduce.js');
+const started: ChildProcess[] = [];
+
+export interface Started {
+  proc: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Starts `reproduce` with `argv` (and extra env), not yet re-executed, so it re-executes itself with the glibc tunables. */
+export function start(argv: string[], extraEnv: Record<string, string> = {}): Started {
+  const env = { ...process.env, ...extraEnv };
+  for (const k of ['GLIBC_TUNABLES', 'LVIT_BENCH_GLIBC_REEXEC', 'LVIT_BENCH_PARENT_PID']) delete env[k];
+  const proc = spawn(process.execPath, [CLI, ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  started.push(proc);
+  let out = '';
+  proc.stdout!.on('data', (b) => (out += b));
+  proc.stderr!.on('data', (b) => (out += b));
+  return { proc, output: () => out, exited: new Promise((r) => proc.on('exit', (code) => r(code))) };
+}
+
+/** SIGKILLs every started process still running (for afterAll). */
+export function killStarted(): void {
+  for (const p of started) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+}
+
+export async function waitFor(what: string, check: () => boolean, seconds: number): Promise<void> {
+  const until = Date.now() + seconds * 1000;
+  while (!check()) {
+    if (Date.now() > until) throw new Error(`timed out after ${seconds}s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
