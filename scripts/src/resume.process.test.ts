@@ -6,6 +6,7 @@
  * per-image score and every final weight (checkpoint/best and checkpoint/last). Smoke profile, one run
  * (U-Net, MoNuSeg, 2 epochs of 3 steps); spawns the built CLI (scripts/dist).
  */
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,7 +27,10 @@ function folder(name: string): { argv: string[]; runDir: string } {
 /** What must not depend on interruptions: scores, curves (without times) and the final weights. */
 function outcome(runDir: string) {
   const result = JSON.parse(readFileSync(join(runDir, 'result.json'), 'utf8')) as RunResult;
-  const weights = (file: string) => Object.entries(loadCheckpointSync(file).model).map(([name, t]) => [name, Array.from(t.data)]);
+  // sha256 of each tensor's bytes: bit-identity, and a failure lists the tensors that differ (a toEqual
+  // diff over ~10^5 floats would take minutes to print).
+  const weights = (file: string) =>
+    Object.fromEntries(Object.entries(loadCheckpointSync(file).model).map(([name, t]) => [name, createHash('sha256').update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength)).digest('hex')]));
   return {
     test: result.test,
     curves: result.curves.map(({ trainLoss, valLoss, valDice }) => ({ trainLoss, valLoss, valDice })),

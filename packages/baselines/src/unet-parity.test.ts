@@ -8,10 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ADAM_TOL,
   deviation,
+  Deviation,
   ForwardContext,
   formatDeviations,
   loadTorchStateDict,
   measureTrainStep,
+  nchwToNhwc,
   patchCpuForTraining,
   readTensorExport,
   REFERENCE_PYTHON,
@@ -66,9 +68,8 @@ describe.skipIf(skip)('U-Net parity with the official PyTorch code (base 16, 32Â
     execFileSync(REFERENCE_PYTHON, [SCRIPT, dir, '--model', 'unet', '--res', '32', '--batch', '2'], { stdio: 'pipe' });
     ref = readTensorExport(dir);
     model = new UNet({ baseChannels: (ref.meta.config as { baseChannels: number }).baseChannels, seed: 0 });
-    const nhwc = (name: string) => tf.tidy(() => tf.transpose(tf.tensor(ref.need(name).data, ref.need(name).shape), [0, 2, 3, 1])) as tf.Tensor4D;
-    image = nhwc('input');
-    target = nhwc('target');
+    image = nchwToNhwc(ref.need('input'));
+    target = nchwToNhwc(ref.need('target'));
   }, 180_000); // torch's import and the export take ~10-20 s on a loaded 2-core machine
   afterAll(() => {
     model?.dispose();
@@ -84,11 +85,12 @@ describe.skipIf(skip)('U-Net parity with the official PyTorch code (base 16, 32Â
   it('matches block by block in eval mode, and forward() is that chain', () => {
     loadTorchStateDict(model, ref.get);
     const ctx = { training: false };
-    const rows = tf.tidy(() => {
+    const rows: Deviation[] = [];
+    tf.tidy(() => {
       const { out, blocks } = unetBlocks(model, image, ctx);
       expect(tf.max(tf.abs(tf.sub(out, model.forward(image, null, ctx)))).dataSync()[0]).toBe(0);
-      const r = Object.entries(blocks).map(([name, t]) => deviation(`eval:${name}`, t.dataSync(), ref.need(`eval:${name}`)));
-      return [...r, deviation('eval:out', out.dataSync(), ref.need('eval:out'))];
+      for (const [name, t] of Object.entries(blocks)) rows.push(deviation(`eval:${name}`, t.dataSync(), ref.need(`eval:${name}`)));
+      rows.push(deviation('eval:out', out.dataSync(), ref.need('eval:out')));
     });
     console.log(formatDeviations(`U-Net eval parity (torch ${ref.meta.torch}):`, rows));
     expect(rows.length).toBe(10);

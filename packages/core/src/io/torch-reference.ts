@@ -1,3 +1,4 @@
+import * as tf from '@tensorflow/tfjs';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -56,6 +57,12 @@ export function readTensorExport(dir: string): TensorExport {
     return t;
   };
   return { meta, names: Object.keys(tensors), get, need };
+}
+
+/** A torch NCHW map of an export as an NHWC tensor (the caller owns it). */
+export function nchwToNhwc(t: TorchTensor): tf.Tensor4D {
+  if (t.shape.length !== 4) throw new Error(`torch-reference.ts: expected an NCHW map, got [${t.shape.join(',')}]`);
+  return tf.tidy(() => tf.transpose(tf.tensor4d(t.data, t.shape as [number, number, number, number]), [0, 2, 3, 1]));
 }
 
 /** How far the suite's values are from a reference tensor: max |a - b|, max |b| and their ratio. */

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { patchCpuForTraining } from '../engine/kernels/index.js';
 import { skipOutsideCi } from '../io/prerequisite.js';
-import { deviation, Deviation, formatDeviations, readTensorExport, REFERENCE_PYTHON, TensorExport, torchMissing } from '../io/torch-reference.js';
+import { deviation, Deviation, formatDeviations, nchwToNhwc, readTensorExport, REFERENCE_PYTHON, TensorExport, torchMissing } from '../io/torch-reference.js';
 import { ADAM_TOL, measureTrainStep, StepParity, ZERO_GRAD_TOL } from '../io/torch-step-parity.js';
 import { loadTorchStateDict } from '../nn/torch-state-dict.js';
 import { LViT, LViTFeatures } from './lvit.js';
@@ -77,10 +77,9 @@ describe.skipIf(skip)('LViT-T parity with the official PyTorch code (base 16, 64
     ref = readTensorExport(dir);
     const config = ref.meta.config as { baseChannels: number; imageSize: number; tokenGrid: number; textDim: number; textTokens: number };
     model = new LViT({ ...config, heads: 8, dropout: 0, seed: 0 });
-    const nhwc = (name: string) => tf.tidy(() => tf.transpose(tf.tensor(ref.need(name).data, ref.need(name).shape), [0, 2, 3, 1])) as tf.Tensor4D;
-    image = nhwc('input');
-    target = nhwc('target');
-    text = tf.tensor(ref.need('text').data, ref.need('text').shape) as tf.Tensor3D;
+    image = nchwToNhwc(ref.need('input'));
+    target = nchwToNhwc(ref.need('target'));
+    text = tf.tensor3d(ref.need('text').data, ref.need('text').shape as [number, number, number]);
   }, 180_000); // torch's import and the export take ~15 s on a loaded 2-core machine
   afterAll(() => {
     model?.dispose();
@@ -95,7 +94,10 @@ describe.skipIf(skip)('LViT-T parity with the official PyTorch code (base 16, 64
 
   it('matches block by block in eval mode (running statistics)', () => {
     loadTorchStateDict(model, ref.get);
-    const rows = tf.tidy(() => compareFeatures(ref, 'eval:', model.forwardFeatures(image, text, { training: false })));
+    const rows: Deviation[] = [];
+    tf.tidy(() => {
+      rows.push(...compareFeatures(ref, 'eval:', model.forwardFeatures(image, text, { training: false })));
+    });
     console.log(formatDeviations(`LViT-T eval parity (torch ${ref.meta.torch}):`, rows));
     for (const r of rows) expect(r.rel, r.name).toBeLessThanOrEqual(FORWARD_TOL);
   });
