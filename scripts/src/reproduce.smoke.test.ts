@@ -3,10 +3,32 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { RunResult } from '@lvit-bench/core';
-import { PreparedSplit, readLabelManifest } from '@lvit-bench/datasets';
+import { decodeMaskBytes, PreparedSplit, readLabelManifest } from '@lvit-bench/datasets';
 import { reproduce } from './lib/reproduce.js';
 import { runDirOf } from './lib/experiment.js';
 import { smokeProfile } from './configs/profiles.js';
+
+/**
+ * The official test-time scores (test_model.py, LVIT.md §4) of one saved prediction, from its PNGs
+ * alone (independent of core's metrics.ts): Dice = 2 Σ lp / (Σ l + Σ p + 1e-5), IoU = TP / union, 0 on
+ * an empty union (sklearn's zero_division), so an empty mask predicted empty scores 0 / 0.
+ */
+async function officialScores(dir: string, q: RunResult['qualitative'][number]): Promise<{ dice: number; iou: number }> {
+  const read = async (file: string) => (await decodeMaskBytes(new Uint8Array(readFileSync(join(dir, file))), join(dir, file))).data;
+  const [label, pred] = await Promise.all([read(q.groundTruth), read(q.prediction)]);
+  let tp = 0;
+  let l = 0;
+  let p = 0;
+  for (let i = 0; i < label.length; i++) {
+    const li = label[i] > 127 ? 1 : 0;
+    const pi = pred[i] > 127 ? 1 : 0;
+    tp += li * pi;
+    l += li;
+    p += pi;
+  }
+  const union = l + p - tp;
+  return { dice: (2 * tp) / (l + p + 1e-5), iou: union === 0 ? 0 : tp / union };
+}
 
 /**
  * End to end on the real data: the smoke profile trains and evaluates every model on both datasets,
@@ -54,6 +76,18 @@ describe('reproduce --profile smoke', () => {
           expect(result.test.dice).toBeGreaterThanOrEqual(0);
           expect(result.test.dice).toBeLessThanOrEqual(1);
           expect(result.test.perImage).toHaveLength(result.test.n);
+          // The reported score is the mean over images of the per-image scores (Σ / n, as test_model.py) ...
+          const mean = (key: 'dice' | 'iou') => result.test.perImage.reduce((t, s) => t + s[key], 0) / result.test.n;
+          expect(result.test.dice).toBeCloseTo(mean('dice'), 12);
+          expect(result.test.iou).toBeCloseTo(mean('iou'), 12);
+          // ... and each saved prediction's score is the official formula's on its PNGs.
+          expect(result.qualitative.length).toBeGreaterThan(0);
+          for (const q of result.qualitative) {
+            const scored = result.test.perImage.find((s) => s.id === q.id)!;
+            const official = await officialScores(dir, q);
+            expect(scored.dice, q.id).toBeCloseTo(official.dice, 9);
+            expect(scored.iou, q.id).toBeCloseTo(official.iou, 9);
+          }
           expect(result.curves).toHaveLength(result.train.epochsRun);
           expect(result.provenance.backend).toBeTruthy();
           expect(result.provenance.dataManifestHash).toMatch(/^[0-9a-f]{16,}$/);

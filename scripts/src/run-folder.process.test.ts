@@ -7,9 +7,9 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { killStarted, reproduceCli as cli, start, waitFor } from './cli-process.test-util.js';
 import { runDirOf } from './lib/experiment.js';
 import { LOCK_FILE } from './lib/run-lock.js';
+import { alive, childrenOf, killStarted, reproduceCli, start, waitFor } from './cli-process.test-util.js';
 
 const work = mkdtempSync(join(tmpdir(), 'lvit-procs-'));
 const args = ['--profile', 'quick', '--models', 'unet', '--datasets', 'monuseg', '--fractions', '100', '--seeds', '666', '--no-report'];
@@ -23,26 +23,9 @@ function runsFolder(name: string): { argv: string[]; runDir: string } {
   };
 }
 
-function childrenOf(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 afterAll(killStarted);
 
-describe.skipIf(process.platform !== 'linux' || !existsSync(cli))('run folders under real processes', () => {
+describe.skipIf(process.platform !== 'linux' || !existsSync(reproduceCli))('run folders under real processes', () => {
   it('a second writer refuses while the first trains, naming the holder', async () => {
     const { argv, runDir } = runsFolder('two-writers');
     const first = start(argv);

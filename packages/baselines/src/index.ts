@@ -4,7 +4,6 @@ import { UNet, UNetConfig } from './unet.js';
 
 export * from './unet.js';
 export * from './transunet.js';
-export * from './transunet-weights.js';
 
 registerModel<Omit<UNetConfig, 'seed'>>({
   name: 'unet',

@@ -30,7 +30,7 @@ import {
  *
  * - Field names follow the official state dict (`transformer.embeddings.hybrid_model.body.block1.unit1.conv1.weight`,
  *   `transformer.encoder.layer.0.attn.query.weight`, `decoder.blocks.0.conv1.0.weight`, `segmentation_head.0.bias`),
- *   so a torch state dict or the ImageNet-21k `.npz` maps one to one (./transunet-weights.ts). Layout is NHWC
+ *   so a torch state dict or the ImageNet-21k `.npz` maps one to one (core's nn/torch-state-dict.ts). Layout is NHWC
  *   (conv weights [k,k,Cin,Cout], Linear [in,out]); upstream is NCHW.
  * - One output channel with a sigmoid (n_classes = 1), trained with the suite's WeightedDiceBCE like the other
  *   models: 105,275,921 parameters at 224 (the repo's n_classes = 2 gives 105,276,066).

@@ -123,7 +123,16 @@ export async function saveCheckpoint(file: string, ckpt: CheckpointData): Promis
   saveCheckpointSync(file, ckpt);
 }
 
+/**
+ * Test hook (scripts' resume.process.test.ts): with LVIT_TEST_KILL_IN_CHECKPOINT_WRITE=N the process
+ * SIGKILLs itself halfway through the arrays of its N-th checkpoint write, leaving a torn temp file, as a
+ * crash at that moment would. Unset (always, outside that test) it does nothing.
+ */
+const KILL_AT_WRITE = Number(process.env.LVIT_TEST_KILL_IN_CHECKPOINT_WRITE ?? 0);
+let checkpointWrites = 0;
+
 export function saveCheckpointSync(file: string, ckpt: CheckpointData): void {
+  const killThisWrite = KILL_AT_WRITE > 0 && ++checkpointWrites === KILL_AT_WRITE;
   const layout = new PayloadLayout();
   const header = buildHeader(ckpt, layout);
   const headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
@@ -135,7 +144,8 @@ export function saveCheckpointSync(file: string, ckpt: CheckpointData): void {
     writeHashed(fd, lengthBytes, hash);
     writeHashed(fd, headerBytes, hash);
     const pad = new Uint8Array(4);
-    for (const a of layout.arrays) {
+    for (const [i, a] of layout.arrays.entries()) {
+      if (killThisWrite && i === Math.floor(layout.arrays.length / 2)) process.kill(process.pid, 'SIGKILL');
       writeHashed(fd, new Uint8Array(a.buffer, a.byteOffset, a.byteLength), hash);
       const padBytes = Math.ceil(a.byteLength / 4) * 4 - a.byteLength;
       if (padBytes) writeHashed(fd, pad.subarray(0, padBytes), hash);

@@ -10,7 +10,7 @@ export {
 } from './prepared.js';
 export type { DatasetName } from './sources.js';
 export type { QataTestText } from './staged.js';
-export type { ChannelOrder } from './decode.js';
+export { decodeMaskBytes, type ChannelOrder } from './decode.js';
 export { resizeLinearU8, thresholdMask, type ImageU8 } from './resize.js';
 export {
   augmentLViT,

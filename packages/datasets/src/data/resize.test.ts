@@ -34,18 +34,18 @@ function randomImage(w: number, h: number, cn: number, seed: number): ImageU8 {
 }
 
 describe('resizeLinearU8 (cv2 INTER_LINEAR, 8-bit)', () => {
-  test('1x4 -> 1x3 row, hand-computed (scalar tail path)', () => {
+  test('1x4 -> 1x3 row, hand-computed', () => {
     // scale = 4/3. Output x=0: f = float(0.5*4/3 - 0.5) = 0.16666667 -> taps (0,1), weights
     // round(0.8333333*2048) = 1707 and round(0.16666667*2048) = 341.
     // x=1: f = 1.5 -> taps (1,2), weights 1024/1024. x=2: f = 2.8333333 -> taps (2,3), 341/1707.
     // Horizontal sums: 10*1707+20*341 = 23890; 20*1024+30*1024 = 51200; 30*341+40*1707 = 78510.
-    // Height 1 -> 1: vertical weights 2048/0. Three elements < 8 lanes: scalar (S*2048 + 2^21) >> 22:
-    // 23890*2048 = 48926720 -> 12.16 -> 12; 51200*2048 -> 25.5 -> 25; 78510*2048 -> 38.8 -> 38.
+    // Height 1 -> 1: vertical weights 2048/0: ((S >> 4) * 2048 >> 16 + 2) >> 2:
+    // 23890 -> 1493 -> 46 -> 12; 51200 -> 3200 -> 100 -> 25; 78510 -> 4906 -> 153 -> 38 (real cv2: 12, 25, 38).
     const out = resizeLinearU8({ data: Uint8Array.from([10, 20, 30, 40]), width: 4, height: 1, channels: 1 }, 3, 1);
     expect([...out.data]).toEqual([12, 25, 38]);
   });
 
-  test('4x4x3 -> 3x3x3, hand-checked: SIMD kernel for the first 8 values of a row, scalar for the 9th', () => {
+  test('4x4x3 -> 3x3x3, hand-checked (the SIMD kernel\'s truncating arithmetic)', () => {
     // Pixel (y, x, c) = 10(x+1) + 60y + 7c. Both axes use the taps/weights of the row case above.
     const src = new Uint8Array(4 * 4 * 3);
     for (let y = 0; y < 4; y++) for (let x = 0; x < 4; x++) for (let c = 0; c < 3; c++) src[(y * 4 + x) * 3 + c] = 10 * (x + 1) + 60 * y + 7 * c;
@@ -53,9 +53,9 @@ describe('resizeLinearU8 (cv2 INTER_LINEAR, 8-bit)', () => {
     // out(0,0,0): rows 0,1 -> 23890 and 70*1707+80*341 = 146770; weights 1707/341.
     //   SIMD: ((23890>>4)*1707 >> 16) + ((146770>>4)*341 >> 16) = 38 + 47 = 85; (85+2)>>2 = 21
     //   (the exact value is 21.67: the SIMD kernel's truncations give 21, the scalar formula 22).
-    // out(2,2,2) is element 8 of row 2 -> scalar: rows 2,3 -> 164*341+174*1707 = 352942 and
-    //   224*341+234*1707 = 475822; (352942*341 + 475822*1707 + 2^21) >> 22 = 222.
-    // All 27 values also match an independent numpy transcription of the same rules.
+    // out(2,2,2): rows 2,3 -> 164*341+174*1707 = 352942 and 224*341+234*1707 = 475822;
+    //   ((22058*341 >> 16) + (29738*1707 >> 16) + 2) >> 2 = (114 + 774 + 2) >> 2 = 222.
+    // All 27 values equal real cv2.resize (OpenCV 4.6.0).
     expect([...out.data]).toEqual([
       21, 29, 36, 35, 42, 49, 48, 55, 62, 102, 109, 116, 115, 122, 129, 128, 135, 142, 182, 189, 196, 195, 202, 209, 208, 215, 222,
     ]);

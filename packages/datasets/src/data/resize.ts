@@ -8,17 +8,17 @@
  * - weights are fixed point: round(w * 2048) as int16 (INTER_RESIZE_COEF_BITS = 11).
  * - horizontal pass: int32 sums S[s]*a0 + S[s+1]*a1; taps left of 0 / right of the last column are
  *   clamped (s = 0 or s = last with weight 0).
- * - vertical pass over rows clip(s) and clip(s + 1): the SIMD kernel (every element except the last
- *   `width % 8` of a row on 128-bit builds) computes ((S0 >> 4) * b0 >> 16) + ((S1 >> 4) * b1 >> 16),
- *   then (v + 2) >> 2; the scalar tail computes (S0*b0 + S1*b1 + 2^21) >> 22. Both saturate to 0..255.
+ * - vertical pass over rows clip(s) and clip(s + 1): ((S0 >> 4) * b0 >> 16) + ((S1 >> 4) * b1 >> 16),
+ *   then (v + 2) >> 2, saturated to 0..255: the SIMD kernel's arithmetic, which OpenCV 4.6.0 (Debian,
+ *   x86-64) applies to every element of a row, its tail included. (The scalar formula
+ *   (S0*b0 + S1*b1 + 2^21) >> 22 is 1 higher now and then; a model that used it for the last `width % 8`
+ *   elements missed OpenCV's bytes there, found by test-golden/'s real-OpenCV goldens.)
  * - an exact 2x shrink in both directions is routed to INTER_AREA's fast path: (a+b+c+d+2) >> 2.
  * - equal sizes copy.
  */
 
 const COEF_BITS = 11;
 const COEF_SCALE = 1 << COEF_BITS; // 2048
-/** Elements per row handled by the 128-bit SIMD vertical kernel come in multiples of 8 (int16 lanes). */
-const SIMD_LANES = 8;
 
 export interface ImageU8 {
   /** Row-major HWC. */
@@ -92,15 +92,10 @@ function clampU8(v: number): number {
 
 /** The vertical blend of two horizontally resampled rows into one 8-bit output row. */
 function verticalPass(s0: Int32Array, s1: Int32Array, b0: number, b1: number, out: Uint8Array, outBase: number): void {
-  const width = s0.length;
-  const simdEnd = width - (width % SIMD_LANES);
-  for (let i = 0; i < simdEnd; i++) {
+  for (let i = 0; i < s0.length; i++) {
     // (S >> 4) fits int16; mul_hi keeps the high 16 bits of the 32-bit product (arithmetic shift).
     const v = (((s0[i] >> 4) * b0) >> 16) + (((s1[i] >> 4) * b1) >> 16);
     out[outBase + i] = clampU8((v + 2) >> 2);
-  }
-  for (let i = simdEnd; i < width; i++) {
-    out[outBase + i] = clampU8((s0[i] * b0 + s1[i] * b1 + (1 << 21)) >> 22);
   }
 }
 
