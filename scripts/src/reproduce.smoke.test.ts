@@ -7,6 +7,7 @@ import { PreparedSplit, readLabelManifest } from '@lvit-bench/datasets';
 import { reproduce } from './lib/reproduce.js';
 import { runDirOf } from './lib/experiment.js';
 import { smokeProfile } from './configs/profiles.js';
+import { FROM_SCRATCH } from './lib/transunet-start.js';
 
 /**
  * End to end on the real data: the smoke profile trains and evaluates every model on both datasets,
@@ -59,6 +60,7 @@ describe('reproduce --profile smoke', () => {
           expect(result.provenance.dataManifestHash).toMatch(/^[0-9a-f]{16,}$/);
           expect(result.provenance.gitCommit).toBeTruthy();
           expect(result.provenance.textEncoder === null).toBe(model !== 'lvit-t');
+          expect(result.pretrained).toBe(model === 'transunet' ? FROM_SCRATCH : undefined);
           const [labelsFile, labelsHash] = result.provenance.labelManifest.split('#sha256:');
           const labels = readLabelManifest(join(dir, labelsFile));
           expect(labels.labeled).toHaveLength(result.train.labeledImages);
