@@ -4,6 +4,7 @@ export * from './registry.js';
 export * from './nn/module.js';
 export * from './nn/layers.js';
 export * from './io/atomic.js';
+export * from './io/npz.js';
 export * from './engine/index.js';
 export * from './train/index.js';
 export * from './blocks/index.js';
