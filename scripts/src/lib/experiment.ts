@@ -100,7 +100,7 @@ async function runLocked(
 
   const newModel = () => createModel(baseModel, { ...modelConfig, seed: spec.seed });
   const model = newModel();
-  const pretrained = baseModel === 'transunet' ? startTransUNet(model) : undefined;
+  const pretrained = baseModel === 'transunet' ? startTransUNet(model, spec.transunetWeights, log) : undefined;
   let stage2: Stage2 | undefined;
   try {
     const unetInit = spec.unetInit ? initFromUNet(model, spec, ctx, dir) : undefined;

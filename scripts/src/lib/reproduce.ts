@@ -5,7 +5,7 @@
  * interrupted ones continue from their last checkpoint (`--restart` discards them).
  */
 import * as tf from '@tensorflow/tfjs';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { getModelEntry, initBackend, parseBackendRequest } from '@lvit-bench/core';
 import '@lvit-bench/baselines';
@@ -34,6 +34,7 @@ const FLAGS = {
   resume: 'boolean',
   restart: 'boolean',
   'unet-init': 'boolean',
+  'transunet-weights': 'string',
   'no-report': 'boolean',
   help: 'boolean',
 } as const;
@@ -48,6 +49,9 @@ const USAGE = `Usage: npx turbo run reproduce -- [flags]   (or: node scripts/dis
              their last checkpoint; --resume, the old spelling of that default, is accepted)
   --unet-init  LViT models start from the trained U-Net of the same dataset/fraction/seed (the official
                "pretrain"; results are named lvit-t+unet-init); the U-Net runs first
+  --transunet-weights PATH  TransUNet's encoder starts from the ImageNet-21k R50+ViT-B_16.npz at PATH
+               (the paper's setting; results are named transunet+in21k; the file fits the paper
+               profile's full-size config); default: from scratch
   --no-report  skip building the HTML report`;
 
 /** Run the matrix selected by `argv` (the CLI flags above). Returns what ran, was skipped or failed. */
@@ -155,6 +159,7 @@ function selectMatrix(profile: ProfileConfig, flags: ReturnType<typeof parseFlag
   const fractions = pick(profile.fractions, intListFlag(flags, 'fractions')?.map(String), Number);
   const seedsFlag = intListFlag(flags, 'seeds');
   const unetInit = flags['unet-init'] === true;
+  const transunetWeights = transunetWeightsFlag(flags, models);
   const specs: RunSpec[] = [];
   const add = (spec: RunSpec) => {
     if (!specs.some((s) => runIdOf(profile.name, s) === runIdOf(profile.name, spec))) specs.push(spec);
@@ -163,13 +168,23 @@ function selectMatrix(profile: ProfileConfig, flags: ReturnType<typeof parseFlag
     for (const labelFraction of fractions)
       for (const seed of seedsFlag ?? profile.seeds[dataset]) {
         const cell = { dataset, labelFraction, seed };
-        for (const model of models.filter((m) => profile.models.includes(m))) add({ ...cell, model, unetInit: unetInit && model.startsWith('lvit') });
+        for (const model of models.filter((m) => profile.models.includes(m))) add({ ...cell, model, unetInit: unetInit && model.startsWith('lvit'), ...(model === 'transunet' && transunetWeights ? { transunetWeights } : {}) });
         // Semi-supervised variants after the supervised runs: each needs its prototype, added if not selected.
         const semi = models.filter((m) => (profile.semiModels[dataset][labelFraction] ?? []).includes(m));
         for (const model of semi) add(prototypeSpec({ ...cell, model }, semiVariantOf(model)!));
         for (const model of semi) add({ ...cell, model });
       }
   return specs;
+}
+
+/** `--transunet-weights PATH`, checked before any work: the file exists and a TransUNet run is selected. */
+function transunetWeightsFlag(flags: ReturnType<typeof parseFlags>, models: string[]): string | undefined {
+  const path = stringFlag(flags, 'transunet-weights');
+  if (path === undefined) return undefined;
+  const abs = resolve(path);
+  if (!existsSync(abs)) throw new Error(`--transunet-weights: ${abs} does not exist (the ImageNet-21k R50+ViT-B_16.npz)`);
+  if (!models.includes('transunet')) throw new Error(`--transunet-weights: no TransUNet run is selected (models: ${models.join(', ')})`);
+  return abs;
 }
 
 /** Fail before any work when results could not be written (a read-only or misplaced runs folder). */
