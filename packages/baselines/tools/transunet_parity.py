@@ -5,7 +5,11 @@ perturbed, so no block is an identity) in eval mode, and writes to OUT_DIR:
   manifest.json  {name: {shape, offset}} for weights (torch state-dict names and layouts: conv OIHW, Linear [out,in]),
                  the input 'input' (NCHW) and block outputs 'out:<block>' (NCHW maps, [B,N,C] tokens)
   data.bin       float32 little-endian, concatenated.
-  /usr/bin/python3 transunet_parity.py OUT_DIR [--preset tiny|full] [--res 32] [--npz-grid G]
+  /usr/bin/python3 transunet_parity.py OUT_DIR [--preset tiny|full] [--res 32] [--npz-grid G] [--grad]
+With --grad it also writes 'target' (a seeded mask) and 'grad:<param>': every parameter's gradient of the
+suite's loss (LViT's WeightedDiceBCE: 0.5 soft Dice + 0.5 class-balanced BCE on the sigmoid output) in
+train mode with dropout 0, computed in float64 from the same float32 weights and input: a reference for
+float32 gradients (packages/baselines/src/transunet-gradients.test.ts).
 With --npz-grid G it also writes OUT_DIR/imagenet21k.npz: random arrays under the ImageNet-21k
 R50+ViT-B_16.npz key layout (HWIO conv kernels, [in, out] Dense kernels, [hidden, heads, d] attention
 kernels, a [1, G*G+1, hidden] position embedding with its class token, plus keys load_from ignores),
@@ -18,6 +22,7 @@ ap = argparse.ArgumentParser()
 ap.add_argument('out'); ap.add_argument('--preset', default='tiny'); ap.add_argument('--res', type=int, default=32)
 ap.add_argument('--batch', type=int, default=2)
 ap.add_argument('--npz-grid', type=int, default=0)
+ap.add_argument('--grad', action='store_true')
 a = ap.parse_args()
 
 mc = types.ModuleType('ml_collections')
@@ -99,13 +104,29 @@ m.decoder.conv_more.register_forward_hook(hook('decoder.conv_more'))
 for i, b in enumerate(m.decoder.blocks): b.register_forward_hook(hook(f'decoder.blocks.{i}'))
 x = torch.rand(a.batch, 3, a.res, a.res, generator=g)
 with torch.no_grad(): outs['segmentation_head'] = m(x)
+state = {k: v.detach().clone() for k, v in m.state_dict().items() if not k.endswith('num_batches_tracked')}
+extra = []
+if a.grad:
+    target = (torch.rand(a.batch, 1, a.res, a.res, generator=g) > 0.7).float()
+    for mod in m.modules():
+        if isinstance(mod, torch.nn.Dropout): mod.p = 0.0
+    md = m.double().train()  # float32 values are exact in float64: the same weights and input
+    p = torch.sigmoid(md(x.double())).flatten(1)
+    t = target.double().flatten(1)
+    dice = 1 - (2 * (p * t).sum(1) + 4e-5) / ((p * p).sum(1) + (t * t).sum(1) + 4e-5)
+    bce = torch.nn.functional.binary_cross_entropy(p, t, reduction='none')
+    pos, neg = (t > 0.5).double(), (t < 0.5).double()
+    balanced = 0.5 * (pos * bce).sum() / (pos.sum() + 1e-12) + 0.5 * (neg * bce).sum() / (neg.sum() + 1e-12)
+    loss = 0.5 * dice.mean() + 0.5 * balanced
+    loss.backward()
+    extra = [('target', target), ('loss', loss.detach().reshape(1))] + [('grad:' + n, q.grad) for n, q in md.named_parameters()]
 manifest, off = {}, 0
 with open(os.path.join(a.out, 'data.bin'), 'wb') as f:
-    items = [(k, v) for k, v in m.state_dict().items() if not k.endswith('num_batches_tracked')]
-    items += [('input', x)] + [('out:' + k, v) for k, v in outs.items()]
+    items = list(state.items())
+    items += [('input', x)] + [('out:' + k, v) for k, v in outs.items()] + extra
     for k, v in items:
         arr = v.detach().float().contiguous().numpy().astype('<f4')
         f.write(arr.tobytes()); manifest[k] = {'shape': list(arr.shape), 'offset': off}; off += arr.size
-json.dump({'preset': a.preset, 'res': a.res, 'torch': torch.__version__, 'params': sum(p.numel() for p in m.parameters()), 'tensors': manifest},
+json.dump({'preset': a.preset, 'res': a.res, 'torch': torch.__version__, 'params': sum(q.numel() for q in m.parameters()), 'tensors': manifest},
           open(os.path.join(a.out, 'manifest.json'), 'w'))
-print(json.dumps({'ok': True, 'params': sum(p.numel() for p in m.parameters())}))
+print(json.dumps({'ok': True, 'params': sum(q.numel() for q in m.parameters())}))
