@@ -87,8 +87,8 @@ export const quickProfile: ProfileConfig = {
   name: 'quick',
   reduced: true,
   description:
-    'Reduced compute for a 2-core CPU (about 1.5 hours for the matrix on the onnxruntime backend): 128x128 input, ' +
-    'base width 16 (1/4 of the paper), LViT token grid 8x8, batch 4; MoNuSeg up to 30 epochs (patience 10) with 3 seeds, ' +
+    'Reduced compute for a 2-core CPU (about 2 hours for the matrix on the onnxruntime backend): 128x128 input, ' +
+    'base width 16 (1/4 of the paper), LViT token grid 8x8, TransUNet with ResNet units (1, 2, 2) and 4 transformer layers of width 64, batch 4; MoNuSeg up to 30 epochs (patience 10) with 3 seeds, ' +
     'QaTa 4 epochs on seeded subsets (300 train / 100 val / 300 test images) with 1 seed; semi-supervised stage 2 ' +
     'up to 15 epochs (patience 5) on MoNuSeg and 2 on QaTa, ablations at 25 % labels on MoNuSeg only. Not comparable to the paper as equals.',
   models: ALL_MODELS,
