@@ -8,6 +8,8 @@
  * - the train step of the official U-Net (baselines `UNet`, base 16, batch 4 @ 128², Adam, core
  *   `trainStep`) and, for ENGINE.md's bar (674 ms on wasm-mt, 2 threads), the same plain U-Net it
  *   was measured on (482,033 parameters, BCE-with-logits);
+ * - TransUNet at the quick-profile config, and side by side with PyTorch (onnxruntime only) the full
+ *   R50-ViT-B/16 at batch 2 @ 128² against the official model (shared/tools/torch-reference/transunet_step.py);
  * - LViT-T (if registered) at the quick-profile size and, unless --quick, at full size batch 2 @ 224;
  * - peak RSS, JS heap and wasm heap.
  * Step times are median (min-max) over --reps runs after 2 warm-ups. The cpu backend only gets small
@@ -30,15 +32,18 @@ import {
   type BackendInfo,
   type BackendRequest,
 } from '@lvit-bench/core';
-import { UNet } from '@lvit-bench/baselines';
+import { TransUNet, UNet, type TransUNetConfig } from '@lvit-bench/baselines';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { listFlag, parseFlags, stringFlag } from './lib/args.js';
-import { fullSizeTarget, parseFullSizeStep, randomBatch, segmentationTarget, type FullSizeStep, type StepTarget } from './bench/targets.js';
-import { runTorchReference, writeJsonAtomic } from '@lvit-bench/core';
+import { fullSizeTarget, fullTransunetTarget, parseFullSizeStep, randomBatch, segmentationTarget, withTarget, type FullSizeStep, type StepTarget } from './bench/targets.js';
+import { writeJsonAtomic } from '@lvit-bench/core';
+import { getProfile } from './configs/profiles.js';
+import { ms, summarize, type Stats } from './bench/stats.js';
+import { sideBySide, torchLines, transunetTorchRound, unetTorchRound, type TorchSideBySide } from './bench/torch.js';
 
 const FLAGS = {
   backend: 'string',
@@ -69,14 +74,6 @@ interface Options {
   /** Time the PyTorch reference U-Net step side by side. */
   torch: boolean;
   childStep?: FullSizeStep;
-}
-
-interface Stats {
-  medianMs: number;
-  minMs: number;
-  maxMs: number;
-  n: number;
-  samplesMs: number[];
 }
 
 /** What else ran on the machine during a measurement (this VM is shared; see ENGINE.md's gate). */
@@ -129,7 +126,10 @@ interface BackendReport {
   steps: StepResult[];
   notes: string[];
   memory: MemoryPeak;
-  torch?: TorchComparison | { unavailable: string };
+  /** The U-Net step next to PyTorch's (goal 1.2x). */
+  torch?: TorchSideBySide;
+  /** TransUNet R50-ViT-B/16 next to PyTorch's (onnxruntime only: the training engine; a full-size step takes seconds). */
+  torchTransunet?: TorchSideBySide;
 }
 
 // ---------------------------------------------------------------- flags
@@ -167,16 +167,9 @@ const USAGE = `usage: node scripts/dist/bench.js [--backend ${DEFAULT_BACKENDS.j
   --quick    skip full-size LViT-T (batch 2 @ 224, or batch 1 where batch 2 cannot fit the wasm heap; runs in a
              child process) and use fewer op repetitions
   --profile  add the top kernels of one profiled train step per model
-  --no-torch skip the side-by-side PyTorch U-Net step (needs Debian python3-torch + libopenblas0-pthread)`;
+  --no-torch skip the side-by-side PyTorch steps: U-Net, and TransUNet on onnxruntime (need Debian python3-torch + libopenblas0-pthread)`;
 
 // ---------------------------------------------------------------- timing
-
-function summarize(samples: number[]): Stats {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-  return { medianMs: median, minMs: sorted[0], maxMs: sorted[sorted.length - 1], n: samples.length, samplesMs: samples };
-}
 
 const memoryPeak: MemoryPeak = { rssMB: 0, heapUsedMB: 0, wasmHeapMB: null };
 
@@ -419,6 +412,9 @@ function stepTargets(opts: Options): (() => StepTarget)[] {
     () => segmentationTarget('unet', 'official U-Net (baselines UNet), base 16, batch 4 @ 128², WeightedDiceBCE, Adam', new UNet({ inChannels: 3, baseChannels: 16, seed: 1 }), 4, 128, warm, opts.reps),
     () => engineBarTarget(warm, opts.reps),
   ];
+  const quick = getProfile('quick');
+  const transunet = { ...(quick.modelConfigs.transunet as Omit<TransUNetConfig, 'seed'>), imageSize: quick.data.monuseg.imageSize, seed: 1 };
+  targets.push(() => segmentationTarget('transunet', 'quick profile: units (1,2,2), 4 layers, hidden 64, batch 4 @ 128²', new TransUNet(transunet), 4, 128, warm, opts.reps));
   if (listModels().includes('lvit-t')) {
     targets.push(() =>
       segmentationTarget('lvit-t', 'quick profile: base 16, token grid 8, batch 4 @ 128²', createModel('lvit-t', { baseChannels: 16, tokenGrid: 8, imageSize: 128, seed: 1 }), 4, 128, warm, opts.reps),
@@ -521,67 +517,6 @@ async function runStep(make: () => StepTarget, opts: Options, log: (m: string) =
 
 /** ENGINE.md §9: official LViT, batch 2 @ 224, PyTorch 1.13 + OpenBLAS on this 2-core CPU (not same-minute). */
 const TORCH_LVIT_FULL_B2_MS = 1910;
-const TORCH_ROUNDS = 3;
-
-interface TorchComparison {
-  config: string;
-  ours: Stats;
-  torch: Stats;
-  /** ours / torch, medians and mins. */
-  ratioMedian: number;
-  ratioMin: number;
-  torchVersion: string;
-  note: string;
-}
-
-/**
- * The official U-Net step (base 16, batch 4 @ 128², LViT loss, Adam) here and in PyTorch
- * (shared/tools/torch-reference/unet_step.py), interleaved in rounds so both see the same minute
- * of this noisy machine. Torch runs with OMP_WAIT_POLICY=PASSIVE: its spinning OpenMP threads
- * otherwise collapse (to ~4 s a step) whenever another process holds a core.
- */
-async function torchSideBySide(opts: Options, log: (m: string) => void): Promise<TorchComparison | { unavailable: string }> {
-  const target = stepTargets(opts)[0]();
-  try {
-    for (let i = 0; i < target.warmups; i++) target.step();
-    const ours: number[] = [];
-    const torch: number[] = [];
-    let version = '';
-    for (let round = 0; round < TORCH_ROUNDS; round++) {
-      for (let i = 0; i < opts.reps; i++) {
-        const t0 = performance.now();
-        target.step();
-        ours.push(performance.now() - t0);
-      }
-      const ref = runTorchReference({ arch: 'official', base: 16, res: 128, batch: 4, reps: opts.reps, env: { OMP_WAIT_POLICY: 'PASSIVE' } });
-      torch.push(...torchSamples(ref.step_ms, opts.reps));
-      version = ref.torch;
-      log(`[bench] torch round ${round + 1}/${TORCH_ROUNDS}: ours median ${summarize(ours.slice(-opts.reps)).medianMs.toFixed(0)} ms, torch ${ref.step_ms.median.toFixed(0)} ms`);
-    }
-    const o = summarize(ours);
-    const t = summarize(torch);
-    return {
-      config: target.config,
-      ours: o,
-      torch: t,
-      ratioMedian: o.medianMs / t.medianMs,
-      ratioMin: o.minMs / t.minMs,
-      torchVersion: version,
-      note: `${TORCH_ROUNDS} interleaved rounds of ${opts.reps} steps each; torch with GLIBC_TUNABLES and OMP_WAIT_POLICY=PASSIVE`,
-    };
-  } catch (e) {
-    const reason = e instanceof Error ? e.message : String(e);
-    log(`[bench] PyTorch side-by-side skipped: ${reason}`);
-    return { unavailable: `PyTorch reference not run (${reason.split('\n')[0]}); install Debian python3-torch and libopenblas0-pthread for it` };
-  } finally {
-    target.dispose();
-  }
-}
-
-/** The reference prints median/min/max only: keep those three as samples of its round. */
-function torchSamples(s: { median: number; min: number; max: number }, reps: number): number[] {
-  return reps >= 3 ? [s.min, s.median, s.max] : [s.median];
-}
 
 // ---------------------------------------------------------------- full-size runs in a child process
 
@@ -707,7 +642,10 @@ async function benchBackend(label: BackendLabel, opts: Options, log: (m: string)
     report.notes.push('cpu: small conv/matMul shapes only; a U-Net step takes ~25 s here (ENGINE.md §2)');
   } else {
     for (const make of stepTargets(opts)) report.steps.push(await runStep(make, opts, log));
-    if (opts.torch) report.torch = await torchSideBySide(opts, log);
+    if (opts.torch) {
+      report.torch = await withTarget(stepTargets(opts)[0], (t) => sideBySide(t, unetTorchRound, opts.reps, log));
+      if (label === 'onnxruntime') report.torchTransunet = await withTarget(() => fullTransunetTarget(opts.reps), (t) => sideBySide(t, transunetTorchRound(128, 2), opts.reps, log));
+    }
     if (!opts.quick && listModels().includes('lvit-t')) await fullSizeSteps(label, opts, report, log);
   }
   report.memory = { ...memoryPeak };
@@ -715,11 +653,6 @@ async function benchBackend(label: BackendLabel, opts: Options, log: (m: string)
 }
 
 // ---------------------------------------------------------------- output
-
-function ms(stats: Stats): string {
-  const f = (v: number) => (v >= 100 ? v.toFixed(0) : v.toFixed(1));
-  return `${f(stats.medianMs)} (${f(stats.minMs)}–${f(stats.maxMs)})`;
-}
 
 function pct(v: number | null): string {
   return v === null ? '-' : `${v.toFixed(0)}%`;
@@ -778,7 +711,7 @@ function printReport(reports: BackendReport[], opts: Options): void {
         out.push(`  top kernels, ${s.model} (${s.config}): ${s.topKernels!.map((k) => `${k.kernel} ${(100 * k.share).toFixed(1)}%`).join(', ')}`);
       }
     }
-    if (r.torch) out.push(...torchLines(r.torch, r.steps));
+    out.push(...torchReportLines(r));
     for (const note of r.notes) out.push(`  note: ${note}`);
     const m = r.memory;
     out.push(`  peak memory: RSS ${m.rssMB.toFixed(0)} MB, JS heap ${m.heapUsedMB.toFixed(0)} MB${m.wasmHeapMB !== null ? `, wasm heap ${m.wasmHeapMB.toFixed(0)} MB` : ''}`);
@@ -786,14 +719,11 @@ function printReport(reports: BackendReport[], opts: Options): void {
   process.stdout.write(out.join('\n') + '\n');
 }
 
-function torchLines(torch: TorchComparison | { unavailable: string }, steps: StepResult[]): string[] {
-  if ('unavailable' in torch) return [`  PyTorch side by side: ${torch.unavailable}`];
-  const lines = [
-    `  PyTorch side by side (${torch.config}; ${torch.note}; torch ${torch.torchVersion}):`,
-    `    ours ${ms(torch.ours)}  torch ${ms(torch.torch)}  ratio ours/torch: median ${torch.ratioMedian.toFixed(2)}x, min ${torch.ratioMin.toFixed(2)}x (goal 1.2x)`,
-  ];
-  const fullLvit = steps.find((s) => s.model === 'lvit-t' && s.config.includes('batch 2 @ 224'));
-  if (fullLvit) {
+/** The side-by-side lines, and full LViT-T against ENGINE.md's PyTorch figure. */
+function torchReportLines(r: BackendReport): string[] {
+  const lines = [r.torch, r.torchTransunet].filter((t): t is TorchSideBySide => t !== undefined).flatMap(torchLines);
+  const fullLvit = r.steps.find((s) => s.model === 'lvit-t' && s.config.includes('batch 2 @ 224'));
+  if (fullLvit && r.torch && !('unavailable' in r.torch)) {
     const ratio = fullLvit.stats.medianMs / TORCH_LVIT_FULL_B2_MS;
     lines.push(`    full LViT-T batch 2 @ 224: ${fullLvit.stats.medianMs.toFixed(0)} ms vs the official model's ${TORCH_LVIT_FULL_B2_MS} ms in PyTorch (ENGINE.md §9, not the same minute): ${ratio.toFixed(2)}x (goal 1.5x)`);
   }

@@ -2,11 +2,14 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { RunResult } from '@lvit-bench/core';
+import { createHash } from 'node:crypto';
+import { createModel, npzBytes, Rng, type RunResult } from '@lvit-bench/core';
+import { imageNet21kKeyMap, type TransUNet } from '@lvit-bench/baselines';
 import { decodeMaskBytes, PreparedSplit, readLabelManifest } from '@lvit-bench/datasets';
 import { reproduce } from './lib/reproduce.js';
 import { runDirOf } from './lib/experiment.js';
 import { smokeProfile } from './configs/profiles.js';
+import { FROM_SCRATCH } from './lib/transunet-start.js';
 
 /**
  * The official test-time scores (test_model.py, LVIT.md §4) of one saved prediction, from its PNGs
@@ -93,6 +96,7 @@ describe('reproduce --profile smoke', () => {
           expect(result.provenance.dataManifestHash).toMatch(/^[0-9a-f]{16,}$/);
           expect(result.provenance.gitCommit).toBeTruthy();
           expect(result.provenance.textEncoder === null).toBe(model !== 'lvit-t');
+          expect(result.pretrained).toBe(model === 'transunet' ? FROM_SCRATCH : undefined);
           const [labelsFile, labelsHash] = result.provenance.labelManifest.split('#sha256:');
           const labels = readLabelManifest(join(dir, labelsFile));
           expect(labels.labeled).toHaveLength(result.train.labeledImages);
@@ -142,6 +146,35 @@ describe('reproduce --profile smoke', () => {
     // Every ConvBatchNorm of inc, down1-4 and up1-4.nConvs (1 + 4x2 + 4x2 = 17), each with conv
     // weight and bias, BN weight, bias, running mean and var, plus outc's weight and bias.
     expect(result.modelConfig.unetInit).toMatchObject({ copied: 17 * 6 + 2 });
+  }, 120_000);
+
+  it('starts TransUNet from an ImageNet-21k .npz with --transunet-weights and records the file and its sha256', async () => {
+    // An npz in the official key layout for the smoke config: a seeded model's encoder under load_from's
+    // keys, with a 14x14 + class-token position embedding as the real file has (resized to the 4x4 grid).
+    const source = createModel('transunet', { ...smokeProfile.modelConfigs.transunet, imageSize: smokeProfile.data.monuseg.imageSize, seed: 3 }) as TransUNet;
+    const params = new Map(source.namedParameters());
+    const hidden = smokeProfile.modelConfigs.transunet.hiddenSize as number;
+    const rng = new Rng(4);
+    const arrays: [string, { shape: number[]; data: Float32Array }][] = imageNet21kKeyMap(source).map(([p, key]) => [key, { shape: params.get(p)!.shape, data: params.get(p)!.dataSync() as Float32Array }]);
+    arrays.push(['Transformer/posembed_input/pos_embedding', { shape: [1, 197, hidden], data: Float32Array.from({ length: 197 * hidden }, () => rng.normal()) }]);
+    source.dispose();
+    const npz = join(work, 'R50+ViT-B_16.npz');
+    writeFileSync(npz, npzBytes(arrays, 'deflated'));
+    const logs: string[] = [];
+    const one = ['--no-report', '--models', 'transunet', '--datasets', 'monuseg', '--fractions', '100'];
+    const counts = await reproduce([...argv, ...one, '--transunet-weights', npz], (m) => logs.push(m));
+    expect(counts).toEqual({ ran: 1, skipped: 0, failed: 0 });
+    const dir = runDirOf(runsDir, 'smoke', { model: 'transunet', dataset: 'monuseg', labelFraction: 100, seed: 666, transunetWeights: npz });
+    const result = JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8')) as RunResult;
+    expect(result.model).toBe('transunet+in21k');
+    expect(result.pretrained).toBe(`R50+ViT-B_16.npz sha256:${createHash('sha256').update(readFileSync(npz)).digest('hex')}`);
+    expect(logs.some((m) => /encoder tensors from R50\+ViT-B_16\.npz .*grid resized 14x14 -> 4x4/.test(m))).toBe(true);
+    // A missing file is refused before any work.
+    const before = logs.length;
+    await expect(reproduce([...argv, ...one, '--transunet-weights', join(work, 'absent.npz')], (m) => logs.push(m))).rejects.toThrow(
+      /^--transunet-weights: .*absent\.npz does not exist/,
+    );
+    expect(logs.slice(before).some((m) => /preparing|training/.test(m))).toBe(false);
   }, 120_000);
 
   it('re-runs a run whose result.json does not validate, from its checkpoints, keeping the bad file aside', async () => {

@@ -4,6 +4,7 @@ import { UNet, UNetConfig } from './unet.js';
 
 export * from './unet.js';
 export * from './transunet.js';
+export * from './transunet-npz.js';
 
 registerModel<Omit<UNetConfig, 'seed'>>({
   name: 'unet',

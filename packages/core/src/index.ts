@@ -8,6 +8,7 @@ export * from './io/atomic.js';
 export * from './io/prerequisite.js';
 export * from './io/torch-reference.js';
 export * from './io/torch-step-parity.js';
+export * from './io/npz.js';
 export * from './engine/index.js';
 export * from './train/index.js';
 export * from './blocks/index.js';

@@ -55,6 +55,11 @@ export interface RunResult {
   model: string;
   modelConfig: Record<string, unknown>;
   paramCount: number;
+  /**
+   * The weights training started from, where the paper's setting starts from pretrained ones (TransUNet:
+   * 'from scratch (no ImageNet-21k)', or the ImageNet-21k `.npz` loaded, `<file name> sha256:<hex>`).
+   */
+  pretrained?: string;
   /** Forward multiply-accumulates per image at the run's input size (conv + linear), if known. */
   macsPerImage?: number;
   dataset: string;

@@ -1,4 +1,4 @@
-import { datasetLabel, modelLabel } from './published.js';
+import { datasetLabel } from './published.js';
 import { intervalsOverlap, spreadInterval } from './stats.js';
 import { fmt, fmtMeanStd, type ComparisonRow, type DatasetTable } from './tables.js';
 
@@ -60,8 +60,8 @@ export function compareRows(a: ComparisonRow, b: ComparisonRow): Finding {
   const paired = a.perSeed.filter((s) => bySeed.has(s.seed));
   const wins = paired.filter((s) => s.dice > bySeed.get(s.seed)!).length;
   const reduced = a.reduced || b.reduced;
-  const nameA = modelLabel(a.model);
-  const nameB = modelLabel(b.model);
+  const nameA = a.modelLabel;
+  const nameB = b.modelLabel;
   const head =
     `${datasetLabel(a.dataset)}, ${a.labelPercent}% labels, profile ${a.profile}${reduced ? ' (reduced)' : ''}: ` +
     `${nameA} ${fmtMeanStd(a.dice)} vs ${nameB} ${fmtMeanStd(b.dice)} Dice (n = ${a.n} and ${b.n} seeds). `;

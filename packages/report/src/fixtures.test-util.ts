@@ -21,6 +21,8 @@ export interface FixtureRun {
   textEncoderSubstitute?: boolean;
   /** Semi-supervised runs: written as result.semi, and their curves get diceBCE / pseudo / lv terms. */
   semi?: SemiSupervisedInfo;
+  /** Written as result.pretrained (TransUNet: which weights training started from). */
+  pretrained?: string;
 }
 
 export const IMAGE_IDS = ['img_a.png', 'img_b.png', 'img_c.png'];
@@ -93,6 +95,7 @@ export async function writeFixtureRun(root: string, r: FixtureRun): Promise<stri
     })),
     qualitative,
     ...(r.semi ? { semi: r.semi } : {}),
+    ...(r.pretrained ? { pretrained: r.pretrained } : {}),
   };
   writeFileSync(join(dir, 'result.json'), JSON.stringify(result, null, 2));
   writeFileSync(join(dir, 'log.jsonl'), JSON.stringify({ epoch: 1, trainLoss: 0.5 }) + '\n');

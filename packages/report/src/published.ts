@@ -101,8 +101,9 @@ export const DATASET_LABELS: Readonly<Record<string, string>> = Object.freeze({
 
 export const MODEL_LABELS: Readonly<Record<string, string>> = Object.freeze({
   unet: 'U-Net',
-  // The suite trains TransUNet from scratch: the paper setting starts from ImageNet-21k weights.
-  transunet: 'TransUNet (from scratch, no ImageNet-21k)',
+  // Its runs say which weights they started from (from scratch, or ImageNet-21k): see resultModelLabel.
+  transunet: 'TransUNet',
+  'transunet+in21k': 'TransUNet',
   nnunet: 'nnU-Net',
   'lvit-tw': 'LViT-TW',
   'lvit-t': 'LViT-T',
@@ -131,6 +132,7 @@ const SEMI_PUBLISHED_FRACTIONS = [25, 50];
 
 /** The published model key whose number a run of `model` at `labelPercent` is compared with. */
 export function publishedModelFor(model: string, labelPercent: number): string {
+  if (model === 'transunet+in21k') return 'transunet'; // the paper's TransUNet started from ImageNet-21k
   const as = SEMI_PUBLISHED_AS[model];
   return as && SEMI_PUBLISHED_FRACTIONS.includes(labelPercent) ? as : model;
 }
@@ -140,6 +142,7 @@ export const MODEL_ORDER = [
   'unet',
   'unet+epi',
   'transunet',
+  'transunet+in21k',
   'nnunet',
   'lvit-tw',
   'lvit-tw+epi',
@@ -159,6 +162,15 @@ export function datasetLabel(dataset: string): string {
 
 export function modelLabel(model: string): string {
   return MODEL_LABELS[model] ?? model;
+}
+
+/**
+ * A run's model label, with the weights it started from where its result records them (TransUNet:
+ * 'TransUNet · from scratch (no ImageNet-21k)'; a weights file's sha256 is cut to 12 hex digits).
+ */
+export function resultModelLabel(r: { model: string; pretrained?: string }): string {
+  if (!r.pretrained) return modelLabel(r.model);
+  return `${modelLabel(r.model)} · ${r.pretrained.replace(/sha256:([0-9a-f]{12})[0-9a-f]{52}/, 'sha256:$1…')}`;
 }
 
 export function compareModels(a: string, b: string): number {

@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import sharp from 'sharp';
 import type { LoadedRun } from './load.js';
 import { slug } from './load.js';
-import { compareModels, datasetLabel, modelLabel } from './published.js';
+import { compareModels, datasetLabel, resultModelLabel } from './published.js';
 import { compareDatasets, groupRuns } from './tables.js';
 
 /** One picture in the panel: `src` is relative to the site root. */
@@ -108,7 +108,7 @@ async function composeImage(id: string, runs: readonly LoadedRun[], siteDir: str
   }
   for (const run of runs) {
     const r = run.result;
-    const label = `${modelLabel(r.model)} · ${run.labelPercent}% · seed ${r.seed}`;
+    const label = `${resultModelLabel(r)} · ${run.labelPercent}% · seed ${r.seed}`;
     const q = r.qualitative.find((x) => x.id === id);
     const score = r.test.perImage.find((p) => p.id === id);
     const common = { label, anchor: run.anchor, dice: score ? 100 * score.dice : undefined };

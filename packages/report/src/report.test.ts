@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildReport, type BuildReportOutcome } from './build.js';
 import { compareRows } from './findings.js';
 import { findResultFiles, loadRuns } from './load.js';
-import { findPublished, modelLabel } from './published.js';
+import { findPublished, resultModelLabel } from './published.js';
 import { boundary } from './qualitative.js';
 import { jsonForScript } from './results-json.js';
 import type { ComparisonRow } from './tables.js';
@@ -276,8 +276,27 @@ describe('published numbers', () => {
     expect(hit.others.map((e) => e.source)).toEqual(['secondary source']);
     expect(findPublished('monuseg', 'lvit-tw', 100)).toBeNull();
     expect(findPublished('monuseg', 'transunet', 100)).toBeNull();
-    // Our TransUNet rows say they are not the paper's ImageNet-21k-initialised setting.
-    expect(modelLabel('transunet')).toBe('TransUNet (from scratch, no ImageNet-21k)');
+  });
+
+  it("labels TransUNet rows with the weights each result says it started from", async () => {
+    const dir = join(tmp, 'transunet-runs');
+    const sha = 'ab'.repeat(32);
+    const base = { profile: 'quick', reduced: true, dataset: 'qata', labelFraction: 100, seed: 666, perImageDice: [0.6, 0.7] };
+    await writeFixtureRuns(dir, [
+      { ...base, model: 'transunet', pretrained: 'from scratch (no ImageNet-21k)' },
+      { ...base, model: 'transunet+in21k', pretrained: `R50+ViT-B_16.npz sha256:${sha}` },
+    ]);
+    const res = await buildReport({ runsDir: dir, outDir: join(tmp, 'transunet-site'), now: NOW });
+    const page = readFileSync(res.indexHtml, 'utf8');
+    expect(page).toContain('TransUNet · from scratch (no ImageNet-21k)');
+    expect(page).toContain(`TransUNet · R50+ViT-B_16.npz sha256:${sha.slice(0, 12)}…`);
+    // Both rows are compared with the paper's (ImageNet-21k-initialised) TransUNet number, 78.63.
+    const rows = res.tables.find((t) => t.dataset === 'qata')!.rows.filter((r) => r.model.startsWith('transunet'));
+    expect(rows.map((r) => [r.modelLabel, r.published?.dice])).toEqual([
+      ['TransUNet · from scratch (no ImageNet-21k)', 78.63],
+      [`TransUNet · R50+ViT-B_16.npz sha256:${sha.slice(0, 12)}…`, 78.63],
+    ]);
+    expect(resultModelLabel({ model: 'transunet' })).toBe('TransUNet');
   });
 });
 

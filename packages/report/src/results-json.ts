@@ -1,6 +1,6 @@
 import type { Finding } from './findings.js';
 import type { LoadedRun } from './load.js';
-import { datasetLabel, modelLabel, type PublishedEntry } from './published.js';
+import { datasetLabel, resultModelLabel, type PublishedEntry } from './published.js';
 import { quantile } from './stats.js';
 import { groupAnchorOf, type ComparisonRow, type DatasetTable } from './tables.js';
 
@@ -87,7 +87,7 @@ export function summariseRun(run: LoadedRun): RunSummary {
     profile: r.profile.name,
     reduced: r.profile.reduced,
     model: r.model,
-    modelLabel: modelLabel(r.model),
+    modelLabel: resultModelLabel(r),
     labelPercent: run.labelPercent,
     seed: r.seed,
     dice: 100 * r.test.dice,

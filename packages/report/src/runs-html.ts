@@ -1,5 +1,5 @@
 import type { LoadedRun } from './load.js';
-import { compareModels, datasetLabel, modelLabel } from './published.js';
+import { compareModels, datasetLabel, resultModelLabel } from './published.js';
 import { esc, formatDuration, fullBadge, reducedBadge } from './html-util.js';
 import type { PageModel } from './html.js';
 import { renderLossTerms, semiProvenanceFields } from './semi.js';
@@ -19,7 +19,7 @@ export function renderRuns(m: PageModel): string {
       ? `<p>Dice ${fmtMeanStd(row.dice)}, IoU ${fmtMeanStd(row.iou)} over n = ${row.n} seed${row.n === 1 ? '' : 's'} (${row.perSeed.map((s) => s.seed).join(', ')}).${row.n === 1 ? ' A single seed cannot show a difference.' : ''}</p>`
       : '';
     return `<section class="group" id="${esc(groupAnchorOf(first))}">
-<h3>${esc(modelLabel(r0.model))} · ${esc(datasetLabel(r0.dataset))} · ${first.labelPercent}% labels · ${esc(r0.profile.name)} ${r0.profile.reduced ? reducedBadge() : fullBadge()}</h3>
+<h3>${esc(resultModelLabel(r0))} · ${esc(datasetLabel(r0.dataset))} · ${first.labelPercent}% labels · ${esc(r0.profile.name)} ${r0.profile.reduced ? reducedBadge() : fullBadge()}</h3>
 ${summary}
 ${members.map((run) => renderRunDetails(run, m.logLinks.get(run.anchor), anchorOf, rootLabelOf(m, run))).join('\n')}
 </section>`;

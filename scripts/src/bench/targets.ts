@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Adam, createModel, Rng, trainStep, trainStepAsync, type SegmentationModel } from '@lvit-bench/core';
-import { UNet } from '@lvit-bench/baselines';
+import { TransUNet, UNet } from '@lvit-bench/baselines';
 
 export interface StepTarget {
   model: string;
@@ -68,4 +68,19 @@ export function fullSizeTarget(step: FullSizeStep, reps: number): StepTarget {
     return segmentationTarget('unet', `full size (official config, base 64), batch ${step.batch} @ 224²`, model, step.batch, 224, 1, reps, true);
   }
   return segmentationTarget('lvit-t', `full size (official config), batch ${step.batch} @ 224²`, createModel('lvit-t', { seed: 1 }), step.batch, 224, 1, reps, true);
+}
+
+/** Full-size TransUNet R50-ViT-B/16 (105.3 M parameters at 224) at batch 2 @ 128², the PyTorch comparison's size. */
+export function fullTransunetTarget(reps: number): StepTarget {
+  return segmentationTarget('transunet', 'R50-ViT-B/16 (official config), batch 2 @ 128²', new TransUNet({ imageSize: 128, seed: 1 }), 2, 128, 1, reps);
+}
+
+/** Build a target, hand it to `use`, dispose it. */
+export async function withTarget<T>(make: () => StepTarget, use: (t: StepTarget) => Promise<T>): Promise<T> {
+  const target = make();
+  try {
+    return await use(target);
+  } finally {
+    target.dispose();
+  }
 }

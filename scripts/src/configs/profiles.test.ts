@@ -14,6 +14,19 @@ describe('profiles', () => {
     expect(getProfile('smoke').reduced).toBe(true);
   });
 
+  it('every profile trains TransUNet; quick and smoke cut depth and width but keep every block', () => {
+    for (const profile of Object.values(PROFILES)) expect(profile.models, profile.name).toContain('transunet');
+    expect(getProfile('paper').modelConfigs.transunet).toMatchObject({ resnetUnits: [3, 4, 9], numLayers: 12, hiddenSize: 768, decoderChannels: [256, 128, 64, 16] });
+    for (const name of ['quick', 'smoke']) {
+      const c = getProfile(name).modelConfigs.transunet as { resnetUnits: number[]; numLayers: number; nSkip: number };
+      // Unit 1 of each block has the projection, block 2's unit 2 is an identity-residual bottleneck.
+      expect(c.resnetUnits, name).toEqual([1, 2, 2]);
+      expect(c.numLayers, name).toBeGreaterThanOrEqual(2);
+      expect(c.nSkip, name).toBe(3);
+    }
+    expect(getProfile('quick').modelConfigs.transunet).toMatchObject({ widthFactor: 0.5, hiddenSize: 64, numHeads: 4, mlpDim: 256, headChannels: 64, decoderChannels: [64, 32, 16, 16] });
+  });
+
   it('every LViT config gives integer patch sizes at all four levels', () => {
     for (const profile of Object.values(PROFILES)) {
       for (const dataset of profile.datasets) {

@@ -29,6 +29,7 @@ import { setUpStage2, type Stage2 } from './semi.js';
 import { claimRun } from './claim.js';
 import { acquireRunLock, LOCK_FILE } from './run-lock.js';
 import { recordSegmentStart } from './segments.js';
+import { startTransUNet } from './transunet-start.js';
 import { LABELS_FILE, modelKeyOf, readResult, RESULT_FILE, RunContext, runDirOf, runIdOf, RunSpec, scheduleOf } from './run.js';
 
 export { modelKeyOf, runDirOf, runIdOf, type RunContext, type RunSpec } from './run.js';
@@ -102,6 +103,7 @@ async function runLocked(
 
   const newModel = () => createModel(baseModel, { ...modelConfig, seed: spec.seed });
   const model = newModel();
+  const pretrained = baseModel === 'transunet' ? startTransUNet(model, spec.transunetWeights, log) : undefined;
   let stage2: Stage2 | undefined;
   try {
     const unetInit = spec.unetInit ? initFromUNet(model, spec, ctx, dir) : undefined;
@@ -148,6 +150,7 @@ async function runLocked(
       model: modelKeyOf(spec),
       modelConfig: unetInit ? { ...modelConfig, unetInit } : modelConfig,
       paramCount: model.parameterCount(),
+      ...(pretrained ? { pretrained } : {}),
       dataset: spec.dataset,
       labelFraction: spec.labelFraction,
       seed: spec.seed,

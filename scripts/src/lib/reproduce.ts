@@ -5,7 +5,7 @@
  * interrupted ones continue from their last checkpoint (`--restart` discards them).
  */
 import * as tf from '@tensorflow/tfjs';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { getModelEntry, initBackend, parseBackendRequest } from '@lvit-bench/core';
 import '@lvit-bench/baselines';
@@ -51,6 +51,7 @@ const FLAGS = {
   resume: 'boolean',
   restart: 'boolean',
   'unet-init': 'boolean',
+  'transunet-weights': 'string',
   'no-report': 'boolean',
   shard: 'string',
   help: 'boolean',
@@ -69,6 +70,9 @@ const USAGE = `Usage: npx turbo run reproduce -- [flags]   (or: node scripts/dis
              their last checkpoint; --resume, the old spelling of that default, is accepted)
   --unet-init  LViT models start from the trained U-Net of the same dataset/fraction/seed (the official
                "pretrain"; results are named lvit-t+unet-init); the U-Net runs first
+  --transunet-weights PATH  TransUNet's encoder starts from the ImageNet-21k R50+ViT-B_16.npz at PATH
+               (the paper's setting; results are named transunet+in21k; the file fits the paper
+               profile's full-size config); default: from scratch
   --no-report  skip building the HTML report and exporting the models it links
   --shard K/N  run part K of N of the selected matrix (runs that start from another's checkpoint stay
                with it); give every shard the same other flags and one shared --runs-dir; a shard
@@ -228,6 +232,7 @@ export function selectMatrix(profile: ProfileConfig, flags: Flags): RunSpec[] {
   const fractions = pick(profile.fractions, intListFlag(flags, 'fractions')?.map(String), Number);
   const seedsFlag = intListFlag(flags, 'seeds');
   const unetInit = flags['unet-init'] === true;
+  const transunetWeights = transunetWeightsFlag(flags, models);
   const specs: RunSpec[] = [];
   const add = (spec: RunSpec) => {
     if (!specs.some((s) => runIdOf(profile.name, s) === runIdOf(profile.name, spec))) specs.push(spec);
@@ -237,13 +242,24 @@ export function selectMatrix(profile: ProfileConfig, flags: Flags): RunSpec[] {
       for (const seed of seedsFlag ?? profile.seeds[dataset]) {
         const cell = { dataset, labelFraction, seed };
         // In the profile's order, not the flag's: the U-Net an --unet-init LViT run starts from comes first.
-        for (const model of profile.models.filter((m) => models.includes(m))) add({ ...cell, model, unetInit: unetInit && model.startsWith('lvit') });
+        for (const model of profile.models.filter((m) => models.includes(m)))
+          add({ ...cell, model, unetInit: unetInit && model.startsWith('lvit'), ...(model === 'transunet' && transunetWeights ? { transunetWeights } : {}) });
         // Semi-supervised variants after the supervised runs: each needs its prototype, added if not selected.
         const semi = models.filter((m) => (profile.semiModels[dataset][labelFraction] ?? []).includes(m));
         for (const model of semi) add(prototypeSpec({ ...cell, model }, semiVariantOf(model)!));
         for (const model of semi) add({ ...cell, model });
       }
   return specs;
+}
+
+/** `--transunet-weights PATH`, checked before any work: the file exists and a TransUNet run is selected. */
+function transunetWeightsFlag(flags: ReturnType<typeof parseFlags>, models: string[]): string | undefined {
+  const path = stringFlag(flags, 'transunet-weights');
+  if (path === undefined) return undefined;
+  const abs = resolve(path);
+  if (!existsSync(abs)) throw new Error(`--transunet-weights: ${abs} does not exist (the ImageNet-21k R50+ViT-B_16.npz)`);
+  if (!models.includes('transunet')) throw new Error(`--transunet-weights: no TransUNet run is selected (models: ${models.join(', ')})`);
+  return abs;
 }
 
 /** Fail before any work when results could not be written (a read-only or misplaced runs folder). */

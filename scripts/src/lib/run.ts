@@ -22,10 +22,16 @@ export interface RunSpec {
   seed: number;
   /** Initialise from the trained U-Net of the same dataset, fraction and seed (the official "pretrain"). */
   unetInit?: boolean;
+  /** TransUNet only: the ImageNet-21k `.npz` its encoder starts from (`--transunet-weights`). */
+  transunetWeights?: string;
 }
 
-/** The model as results and run folders name it: `lvit-t`, or `lvit-t+unet-init` for the U-Net-initialised variant. */
+/**
+ * The model as results and run folders name it: `lvit-t`, `lvit-t+unet-init` for the U-Net-initialised
+ * variant, `transunet+in21k` for TransUNet from ImageNet-21k weights (kept apart from its from-scratch runs).
+ */
 export function modelKeyOf(spec: RunSpec): string {
+  if (spec.transunetWeights !== undefined) return `${spec.model}+in21k`;
   return spec.unetInit ? `${spec.model}+unet-init` : spec.model;
 }
 
