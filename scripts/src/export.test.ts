@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readOnnxModelInfo, registerOnnxruntimeBackend, Rng } from '@lvit-bench/core';
@@ -117,6 +119,16 @@ describe('lvit export', () => {
     expect(await exportPublishedSeeds(roots, undefined, { cacheDir: join(tmp, 'cache'), log: () => undefined })).toEqual([]);
     expect(existsSync(join(roots[0], 'unet', 's6', 'model.onnx'))).toBe(false);
     expect(existsSync(join(roots[1], 'unet', 's7', 'model.onnx'))).toBe(true);
+  });
+
+  it('lvit report in a fresh process (no tfjs backend yet) exports the row it links, then builds the page', () => {
+    const root = join(tmp, 'report-cli');
+    writeFinishedRun(join(root, 'unet', 's6'), 'unet', 6);
+    const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'report.js');
+    const r = spawnSync(process.execPath, [cli, '--runs', root, '--out', join(tmp, 'report-cli-site'), '--cache-dir', join(tmp, 'cache')], { encoding: 'utf8' });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).not.toContain('FAILED');
+    expect(existsSync(join(root, 'unet', 's6', 'model.onnx'))).toBe(true);
   });
 
   it('LViT-T: the run\'s test sentences go next to the model as features of its encoder', async () => {

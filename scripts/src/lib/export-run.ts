@@ -142,7 +142,8 @@ export async function onOnnxruntimeBackend<T>(fn: () => Promise<T>): Promise<T> 
   try {
     return await fn();
   } finally {
-    await tf.setBackend(previous);
+    // No backend yet (a process that only exports, as `lvit report`): stay on onnxruntime.
+    if (previous) await tf.setBackend(previous);
   }
 }
 
