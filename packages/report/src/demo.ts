@@ -16,6 +16,37 @@ import { modelLabel } from './published.js';
 
 /** Models above this size are download-only (base64 in the page costs 4/3 of it in memory). */
 export const DEMO_MAX_MODEL_BYTES = 40 * 2 ** 20;
+/**
+ * At most this many model bytes are embedded in the site for the panel (a quick matrix has ~40 rows
+ * of 4-8 MiB, which would double the site's size); the rest stay downloads.
+ */
+export const DEMO_MAX_EMBEDDED_BYTES = 96 * 2 ** 20;
+
+export interface DemoCandidate {
+  anchor: string;
+  bytes: number;
+  labelPercent: number;
+  semiSupervised: boolean;
+}
+
+/**
+ * The rows whose models the page embeds within `budget` bytes: supervised rows before
+ * semi-supervised ones, more labels first, then in table order; a row that does not fit is skipped
+ * and smaller ones after it may still fit.
+ */
+export function embeddedModels(candidates: readonly DemoCandidate[], budget = DEMO_MAX_EMBEDDED_BYTES): Set<string> {
+  const order = candidates
+    .map((c, index) => ({ ...c, index }))
+    .sort((a, b) => Number(a.semiSupervised) - Number(b.semiSupervised) || b.labelPercent - a.labelPercent || a.index - b.index);
+  const chosen = new Set<string>();
+  let used = 0;
+  for (const c of order) {
+    if (c.bytes > DEMO_MAX_MODEL_BYTES || used + c.bytes > budget) continue;
+    chosen.add(c.anchor);
+    used += c.bytes;
+  }
+  return chosen;
+}
 const ORT_FILES = { runtime: 'ort.wasm.min.js', glue: 'ort-wasm-simd-threaded.mjs', wasm: 'ort-wasm-simd-threaded.wasm' };
 
 export interface DemoImage {
@@ -61,8 +92,14 @@ function dataUrl(path: string): string {
 export function buildDemo(runs: readonly LoadedRun[], downloads: ReadonlyMap<string, ModelDownload>, siteDir: string): { demo: DemoData | null; warnings: string[] } {
   const models: DemoModel[] = [];
   const warnings: string[] = [];
-  for (const members of groupRuns(runs).values()) {
-    const run = publishedSeedOf(members);
+  const published = [...groupRuns(runs).values()].map(publishedSeedOf);
+  const embedded = embeddedModels(
+    published.flatMap((run) => {
+      const download = downloads.get(groupAnchorOf(run));
+      return download ? [{ anchor: groupAnchorOf(run), bytes: download.bytes, labelPercent: run.labelPercent, semiSupervised: run.result.semi !== undefined }] : [];
+    }),
+  );
+  for (const run of published) {
     const anchor = groupAnchorOf(run);
     const download = downloads.get(anchor);
     if (!download) continue;
@@ -80,7 +117,9 @@ export function buildDemo(runs: readonly LoadedRun[], downloads: ReadonlyMap<str
       ? `needs ${info.textEncoder!.name} text features: that encoder does not run in this page and this export bundles none (re-export with npx lvit export); use npx lvit predict --sentence`
       : download.bytes > DEMO_MAX_MODEL_BYTES
         ? `${(download.bytes / 2 ** 20).toFixed(0)} MiB is too large to embed; download it`
-        : null;
+        : !embedded.has(anchor)
+          ? `the page embeds at most ${DEMO_MAX_EMBEDDED_BYTES / 2 ** 20} MiB of models (supervised rows with the most labels first); download this one and use npx lvit predict`
+          : null;
     let script: string | null = null;
     if (!why) {
       script = `${download.href}.js`;
