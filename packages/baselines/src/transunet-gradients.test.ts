@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import { loadTorchStateDict, patchCpuForTraining, pythonModulesMissing, REFERENCE_PYTHON, registerOnnxruntimeBackend, Rng, skipOutsideCi, weightedDiceBCE } from '@lvit-bench/core';
+import { deviation, loadTorchStateDict, nchwToNhwc, patchCpuForTraining, pythonModulesMissing, readTensorExport, REFERENCE_PYTHON, registerOnnxruntimeBackend, Rng, skipOutsideCi, weightedDiceBCE } from '@lvit-bench/core';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -147,16 +147,8 @@ describe.skipIf(skipTorch)('TransUNet gradients against the official PyTorch cod
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('cpu and onnxruntime gradients equal the float64 gradients of every parameter to float32 rounding', async () => {
-    const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
-    const buf = readFileSync(join(dir, 'data.bin'));
-    const all = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
-    const get = (name: string) => {
-      const t = manifest.tensors[name];
-      if (!t) return undefined;
-      const n = t.shape.reduce((a: number, b: number) => a * b, 1);
-      return { shape: t.shape as number[], data: all.slice(t.offset, t.offset + n) };
-    };
-    const nchw = (name: string) => tf.tidy(() => tf.transpose(tf.tensor(get(name)!.data, get(name)!.shape), [0, 2, 3, 1])) as tf.Tensor4D;
+    const { meta, get, need } = readTensorExport(dir);
+    const nchw = (name: string) => nchwToNhwc(need(name));
     const rows: string[] = [];
     for (const backend of ['cpu', 'onnxruntime']) {
       await tf.setBackend(backend);
@@ -176,14 +168,7 @@ describe.skipIf(skipTorch)('TransUNet gradients against the official PyTorch cod
           const r = tf.tensor(get(`grad:${name}`)!.data, get(`grad:${name}`)!.shape);
           return r.rank === 4 ? tf.transpose(r, [2, 3, 1, 0]) : r.rank === 2 ? tf.transpose(r) : r;
         });
-        const a = grads[v.name].dataSync();
-        const b = ref.dataSync();
-        let maxD = 0;
-        let maxR = 0;
-        for (let i = 0; i < a.length; i++) {
-          maxD = Math.max(maxD, Math.abs(a[i] - b[i]));
-          maxR = Math.max(maxR, Math.abs(b[i]));
-        }
+        const { maxAbs: maxD, maxRef: maxR } = deviation(name, grads[v.name].dataSync(), { data: ref.dataSync() as Float32Array, shape: ref.shape });
         ref.dispose();
         if (maxR > 1e-5 && maxD / maxR > worst) [worst, worstName] = [maxD / maxR, name];
         if (maxD > TOL_TORCH * maxR + 1e-6) bad.push(`${name} ${(maxD / maxR).toExponential(2)}`);
@@ -194,7 +179,7 @@ describe.skipIf(skipTorch)('TransUNet gradients against the official PyTorch cod
       model.dispose();
     }
     await tf.setBackend('cpu');
-    console.log(`TransUNet tiny gradients vs official PyTorch float64 (${manifest.torch}):\n${rows.join('\n')}`);
+    console.log(`TransUNet tiny gradients vs official PyTorch float64 (${meta.torch}):\n${rows.join('\n')}`);
   }, 120_000);
 });
 

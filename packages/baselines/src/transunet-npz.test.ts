@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadTorchStateDict, npzBytes, pythonModulesMissing, REFERENCE_PYTHON, Rng, skipOutsideCi } from '@lvit-bench/core';
+import { loadTorchStateDict, nchwToNhwc, npzBytes, pythonModulesMissing, readTensorExport, REFERENCE_PYTHON, Rng, skipOutsideCi } from '@lvit-bench/core';
 import { TransUNet } from './transunet.js';
 import { loadImageNet21kNpz } from './transunet-npz.js';
 import { zoomGridLinear } from './ndimage-zoom.js';
@@ -214,15 +214,7 @@ describe.skipIf(skipTorch)('ImageNet-21k .npz loader against the official load_f
     const out = join(dir, 'official');
     // 64x64: a 4x4 token grid, so the 14x14 grid is really interpolated (13/3 apart), not sampled at corners.
     execFileSync(REFERENCE_PYTHON, [SCRIPT, out, '--preset', 'tiny', '--res', '64', '--batch', '2', '--npz-grid', '14'], { stdio: 'pipe' });
-    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
-    const buf = readFileSync(join(out, 'data.bin'));
-    const all = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
-    const get = (name: string) => {
-      const t = manifest.tensors[name];
-      if (!t) return undefined;
-      const n = t.shape.reduce((a: number, b: number) => a * b, 1);
-      return { shape: t.shape as number[], data: all.slice(t.offset, t.offset + n) };
-    };
+    const { get, need } = readTensorExport(out);
     const config = { ...TINY, imageSize: 64, headChannels: 512 };
     const official = new TransUNet({ ...config, seed: 0 });
     loadTorchStateDict(official, get); // the official model after load_from, in suite layout
@@ -240,9 +232,9 @@ describe.skipIf(skipTorch)('ImageNet-21k .npz loader against the official load_f
     }
     // The decoder (and its BatchNorm statistics) is not in the file: give ours the official model's, then compare the forward pass.
     for (const [name, v] of ours.namedState()) if (!info.loaded.includes(name)) v.assign(tf.tensor(want.get(name)!, v.shape));
-    const x = tf.tidy(() => tf.transpose(tf.tensor(get('input')!.data, get('input')!.shape), [0, 2, 3, 1])) as tf.Tensor4D;
+    const x = nchwToNhwc(need('input'));
     const y = ours.logits(x, { training: false });
-    const ref = tf.tidy(() => tf.transpose(tf.tensor(get('out:segmentation_head')!.data, get('out:segmentation_head')!.shape), [0, 2, 3, 1]));
+    const ref = nchwToNhwc(need('out:segmentation_head'));
     const maxD = tf.tidy(() => tf.max(tf.abs(tf.sub(y, ref))).dataSync()[0]);
     const maxR = tf.tidy(() => tf.max(tf.abs(ref)).dataSync()[0]);
     console.log(`npz parity: ${info.loaded.length} parameters from the file bit-identical to load_from's (${info.positionEmbedding}); output max|d| ${maxD.toExponential(2)}, rel ${(maxD / maxR).toExponential(2)}`);

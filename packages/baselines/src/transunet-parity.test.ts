@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TransUNet } from './transunet.js';
-import { loadTorchStateDict, pythonModulesMissing, readTensorExport, REFERENCE_PYTHON, skipOutsideCi } from '@lvit-bench/core';
+import { deviation, loadTorchStateDict, nchwToNhwc, pythonModulesMissing, readTensorExport, REFERENCE_PYTHON, skipOutsideCi } from '@lvit-bench/core';
 import { TINY } from './transunet.fixtures.test-util.js';
 
 /**
@@ -35,12 +35,11 @@ describe.skipIf(skip)('TransUNet forward parity with the official PyTorch code',
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('matches block by block in eval mode', () => {
-    const { meta, names, get } = readTensorExport(dir);
+    const { meta, names, get, need } = readTensorExport(dir);
     const model = new TransUNet({ ...TINY, headChannels: 512, seed: 0 });
     expect(model.parameterCount()).toBe(meta.params);
     loadTorchStateDict(model, get);
-    const inp = get('input')!;
-    const x = tf.tidy(() => tf.transpose(tf.tensor(inp.data, inp.shape), [0, 2, 3, 1])) as tf.Tensor4D;
+    const x = nchwToNhwc(need('input'));
     const rows: string[] = [];
     const seen: string[] = [];
     model.logits(x, { training: false }, (name, t) => {
@@ -52,14 +51,7 @@ describe.skipIf(skip)('TransUNet forward parity with the official PyTorch code',
         return r.rank === 4 ? tf.transpose(r, [0, 2, 3, 1]) : r;
       });
       expect(t.shape, name).toEqual(want.shape);
-      const a = t.dataSync();
-      const b = want.dataSync();
-      let maxAbs = 0;
-      let maxRef = 0;
-      for (let i = 0; i < a.length; i++) {
-        maxAbs = Math.max(maxAbs, Math.abs(a[i] - b[i]));
-        maxRef = Math.max(maxRef, Math.abs(b[i]));
-      }
+      const { maxAbs, maxRef } = deviation(name, t.dataSync(), { data: want.dataSync() as Float32Array, shape: want.shape });
       want.dispose();
       rows.push(`${name.padEnd(22)} max|d| ${maxAbs.toExponential(2)}  rel ${(maxAbs / maxRef).toExponential(2)}`);
       expect(maxAbs, name).toBeLessThanOrEqual(TOL * maxRef);
