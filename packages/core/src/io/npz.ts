@@ -180,13 +180,18 @@ export function npyBytes(shape: number[], data: Float32Array): Buffer {
  * Plain zip (no zip64): archives under 4 GiB, which is all the suite writes (test fixtures, exports).
  */
 export function npzBytes(arrays: Iterable<[string, { shape: number[]; data: Float32Array }]>, compression: 'stored' | 'deflated' = 'stored'): Buffer {
+  return zipBytes([...arrays].map(([key, a]) => ({ name: `${key}.npy`, data: npyBytes(a.shape, a.data) })), compression);
+}
+
+/** A plain zip archive (no zip64, dated 1980-01-01) of `entries`, stored or deflated. */
+export function zipBytes(entries: readonly { name: string; data: Buffer }[], compression: 'stored' | 'deflated' = 'stored'): Buffer {
+  const DOS_DATE_1980_01_01 = 0x21;
   const locals: Buffer[] = [];
   const central: Buffer[] = [];
   let offset = 0;
-  let count = 0;
-  for (const [key, a] of arrays) {
-    const name = Buffer.from(`${key}.npy`, 'utf8');
-    const data = npyBytes(a.shape, a.data);
+  for (const entry of entries) {
+    const name = Buffer.from(entry.name, 'utf8');
+    const data = entry.data;
     const stored = compression === 'stored' ? data : deflateRawSync(data);
     const method = compression === 'stored' ? 0 : 8;
     const crc = crc32(data) >>> 0;
@@ -194,6 +199,7 @@ export function npzBytes(arrays: Iterable<[string, { shape: number[]; data: Floa
     local.writeUInt32LE(LOCAL, 0);
     local.writeUInt16LE(20, 4); // version needed
     local.writeUInt16LE(method, 8);
+    local.writeUInt16LE(DOS_DATE_1980_01_01, 12);
     local.writeUInt32LE(crc, 14);
     local.writeUInt32LE(stored.length, 18);
     local.writeUInt32LE(data.length, 22);
@@ -203,6 +209,7 @@ export function npzBytes(arrays: Iterable<[string, { shape: number[]; data: Floa
     cd.writeUInt16LE(20, 4); // version made by
     cd.writeUInt16LE(20, 6);
     cd.writeUInt16LE(method, 10);
+    cd.writeUInt16LE(DOS_DATE_1980_01_01, 14);
     cd.writeUInt32LE(crc, 16);
     cd.writeUInt32LE(stored.length, 20);
     cd.writeUInt32LE(data.length, 24);
@@ -211,13 +218,12 @@ export function npzBytes(arrays: Iterable<[string, { shape: number[]; data: Floa
     locals.push(local, name, stored);
     central.push(cd, name);
     offset += 30 + name.length + stored.length;
-    count++;
   }
   const cdBytes = Buffer.concat(central);
   const end = Buffer.alloc(22);
   end.writeUInt32LE(EOCD, 0);
-  end.writeUInt16LE(count, 8);
-  end.writeUInt16LE(count, 10);
+  end.writeUInt16LE(entries.length, 8);
+  end.writeUInt16LE(entries.length, 10);
   end.writeUInt32LE(cdBytes.length, 12);
   end.writeUInt32LE(offset, 16);
   return Buffer.concat([...locals, cdBytes, end]);
