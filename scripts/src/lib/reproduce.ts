@@ -109,9 +109,9 @@ export async function reproduce(
 
   // Runs another process writes, and this process's runs that start from them: left to that process.
   const leftToOthers = new Set<string>();
+  const input: DataInput = { dataRoot, layout, strictMasks: flags['strict-masks'] === true, cacheDir };
   for (const dataset of unique(matrix.map((s) => s.dataset))) {
     const specs = matrix.filter((s) => s.dataset === dataset);
-    const input = { dataRoot, layout, strictMasks: flags['strict-masks'] === true, cacheDir };
     const ctx = await datasetContext(profile, dataset, specs, { ...input, runsRoot, backend, git, log, restart: flags.restart === true });
     for (const spec of specs) {
       const runId = runIdOf(profile.name, spec);
