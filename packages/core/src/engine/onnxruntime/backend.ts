@@ -1,10 +1,12 @@
 import type * as tf from '@tensorflow/tfjs';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { BufferPool, PooledArray } from './buffer-pool.js';
+import { DeferredProgram, type KernelBuild, type ValueSpec } from './deferred.js';
+import { setOrtKernelThresholds, type thresholds as Thresholds } from './kernels/util.js';
 import { setNchwcEnabled } from './kernels/nhwc-conv.js';
 import { GraphBuilder } from './onnx-graph.js';
 import { OrtDataType, OrtFeed, OrtGpuFeed, OrtResult, OrtSession, OrtSessionOptions } from './ort-binding.js';
-import { recordKernel, recordSessionCreate } from './stats.js';
+import { recordDeferredRun, recordKernel, recordSessionCreate } from './stats.js';
 
 /**
  * The 'onnxruntime' tfjs backend: the cpu backend's storage (one TypedArray per tensor) and all its
@@ -29,6 +31,20 @@ export class OnnxruntimeBackend extends MathBackendCPU {
   private readonly alloc = (ctor: Parameters<BufferPool['acquire']>[0], n: number) => this.pool.acquire(ctor, n);
   /** ORT outputs left on the GPU, by dataId; their `values` stay undefined until downloaded. */
   private readonly onGpu = new Map<object, OrtResult>();
+  /** Deferred execution (deferred.ts): kernels recorded since the last flush. */
+  private program = new DeferredProgram();
+  private deferEnabled = false;
+  private flushing = false;
+  /** Thresholds to restore when deferral is turned off. */
+  private eagerThresholds: typeof Thresholds | null = null;
+  /** Output specs per kernel key (null: ORT cannot tell them before running, so the kernel runs eagerly). */
+  private readonly specs = new Map<string, ValueSpec[] | null>();
+  /** Arrays of disposed tensors, held back from the pool while a recorded program may still read them. */
+  private postponed: [PooledArray, object][] = [];
+  /** Recorded outputs of programs that failed to run, with the error (their values never come). */
+  private readonly failed = new WeakMap<object, string>();
+  /** The kernel running now (register.ts sets it): what a flush is booked against. */
+  currentKernel: string | null = null;
 
   constructor(
     private ortOptions: OrtSessionOptions,
@@ -36,6 +52,7 @@ export class OnnxruntimeBackend extends MathBackendCPU {
   ) {
     super();
     setNchwcEnabled(ortOptions.executionProvider === 'cpu');
+    if (ortOptions.executionProvider === 'cpu' && process.env.LVIT_ORT_DEFER !== '0') this.setDeferred(true);
   }
 
   get options(): Readonly<OrtSessionOptions> {
@@ -45,6 +62,7 @@ export class OnnxruntimeBackend extends MathBackendCPU {
   /** New execution provider or thread count: later kernels compile new sessions with them. */
   setOrtOptions(opts: OrtSessionOptions): void {
     if (JSON.stringify(opts) === JSON.stringify(this.ortOptions)) return;
+    if (opts.executionProvider !== 'cpu') this.setDeferred(false);
     this.ortOptions = { ...opts };
     setNchwcEnabled(opts.executionProvider === 'cpu');
     for (const s of this.sessions.values()) s.dispose();
@@ -68,6 +86,13 @@ export class OnnxruntimeBackend extends MathBackendCPU {
    * order, and the outputs; it only runs when `key` is new. Returns one TensorInfo per output.
    */
   runGraph(kernel: string, key: string, build: (g: GraphBuilder) => void, inputs: tf.TensorInfo[]): tf.TensorInfo[] {
+    if (this.deferring()) {
+      const specs = this.outputSpecs(kernel, key, build);
+      if (specs) {
+        if (this.program.size >= MAX_DEFERRED_KERNELS) this.flush('(program size limit)');
+        return this.program.record(kernel, key, build, inputs, specs, (t) => (this.feedOf(t) as OrtFeed).data, (spec) => this.makePending(spec));
+      }
+    }
     let session = this.sessions.get(key);
     if (!session) session = this.createSession(kernel, key, build);
     const feeds: Record<string, OrtFeed | OrtGpuFeed> = {};
@@ -76,6 +101,98 @@ export class OnnxruntimeBackend extends MathBackendCPU {
     const outputs = results.map((r) => this.adopt(r));
     this.tracer?.ortKernel(build, inputs, outputs);
     return outputs;
+  }
+
+  /**
+   * Deferred execution on or off (deferred.ts). While on, every op that has an ORT kernel records
+   * into the open program (the cpu/ORT size thresholds are 0 and cpu views are off, so small ops and
+   * contiguous slices do not force a flush); turning it off flushes first.
+   */
+  setDeferred(on: boolean): void {
+    if (on === this.deferEnabled) return;
+    if (on && this.ortOptions.executionProvider !== 'cpu') throw new Error('onnxruntime/backend.ts: deferred execution is implemented for the cpu execution provider only');
+    if (!on) this.flush('(deferral turned off)');
+    this.deferEnabled = on;
+    if (on) this.eagerThresholds = setOrtKernelThresholds({ elements: 0, broadcast: 0, reduce: 0, matmulMacs: 0, cpuViews: false });
+    else if (this.eagerThresholds) setOrtKernelThresholds(this.eagerThresholds);
+  }
+
+  get deferred(): boolean {
+    return this.deferEnabled;
+  }
+
+  private deferring(): boolean {
+    return this.deferEnabled && !this.flushing && this.tracer === null;
+  }
+
+  /** A kernel's output shapes and dtypes without running it: declared by its build, else ORT's shape inference. */
+  private outputSpecs(kernel: string, key: string, build: KernelBuild): ValueSpec[] | null {
+    const known = this.specs.get(key);
+    if (known !== undefined) return known;
+    const g = new GraphBuilder();
+    build(g);
+    let specs: ValueSpec[] | null = null;
+    if (g.outputShapes.every((s) => s !== undefined) && g.outputTypes.every((t) => TF_DTYPE[t])) {
+      specs = g.outputShapes.map((s, i) => ({ shape: [...s!], dtype: TF_DTYPE[g.outputTypes[i]]! }));
+    } else {
+      const session = this.sessions.get(key) ?? this.createSession(kernel, key, build);
+      specs = session.outputSpecs()?.map((o) => ({ shape: o.dims, dtype: TF_DTYPE[o.type]! })) ?? null;
+      if (specs?.some((s) => !s.dtype)) specs = null;
+    }
+    this.specs.set(key, specs);
+    return specs;
+  }
+
+  /** Storage for a recorded kernel's output: its `values` run the open program when first read. */
+  private makePending(spec: ValueSpec): tf.TensorInfo {
+    const info = this.makeTensorInfo(spec.shape, spec.dtype);
+    const record = this.data.get(info.dataId) as { values?: tf.backend_util.BackendValues };
+    let stored: tf.backend_util.BackendValues | undefined;
+    Object.defineProperty(record, 'values', {
+      configurable: true,
+      enumerable: true,
+      get: () => {
+        if (stored === undefined) this.flush(this.currentKernel ?? '(read)');
+        if (stored === undefined) {
+          const why = this.failed.get(info.dataId);
+          throw new Error(`onnxruntime/backend.ts: a deferred kernel's output [${spec.shape.join(',')}] was never computed: its program failed to run (${why ?? 'unknown error'})`);
+        }
+        return stored;
+      },
+      set: (v: tf.backend_util.BackendValues) => (stored = v),
+    });
+    return info;
+  }
+
+  /** Runs the open program as one graph and gives every alive recorded output its array. */
+  flush(cause = '(explicit)'): void {
+    if (this.flushing || this.program.size === 0) return;
+    const t0 = performance.now();
+    const program = this.program;
+    this.program = new DeferredProgram();
+    this.flushing = true;
+    try {
+      const done = program.finish((id) => this.data.has(id));
+      if (done.outputs.length === 0) return;
+      const session = this.sessions.get(done.key) ?? this.createSession(DEFERRED_GRAPH, done.key, done.write);
+      const feeds: Record<string, OrtFeed> = {};
+      done.feeds.forEach((e, i) => (feeds[`i${i}`] = { dims: e.shape, type: ORT_TYPE[e.dtype]!, location: 'cpu', data: e.values }));
+      const results = session.run(feeds, this.alloc);
+      done.outputs.forEach((id, i) => {
+        (this.data.get(id) as { values: unknown }).values = results[i].data;
+        this.pool.own(results[i].data as PooledArray, id);
+      });
+    } catch (e) {
+      const why = (e as Error).message.split('\n')[0];
+      for (const id of program.pendingIds()) this.failed.set(id, why);
+      throw e;
+    } finally {
+      this.flushing = false;
+      const postponed = this.postponed;
+      this.postponed = [];
+      for (const [values, id] of postponed) this.pool.release(values, id);
+      recordDeferredRun(cause, performance.now() - t0);
+    }
   }
 
   /** Whether a graph's outputs stay on the GPU: webgpu EP, `gpuBufferOutputs`, float32 outputs only. */
@@ -139,7 +256,8 @@ export class OnnxruntimeBackend extends MathBackendCPU {
   /** After a cpu kernel ran: its outputs may view an input's buffer (contiguous Slice). */
   noteCpuOutputs(out: tf.TensorInfo | tf.TensorInfo[], kernel: string, inputs: tf.NamedTensorInfoMap): void {
     const outputs = Array.isArray(out) ? out : [out];
-    for (const t of outputs) this.pool.noteAlias(this.data.get(t.dataId)?.values, t.dataId);
+    // A Reshape/Identity of a recorded value stays recorded (reading it here would flush).
+    for (const t of outputs) if (!this.program.isPending(t.dataId)) this.pool.noteAlias(this.data.get(t.dataId)?.values, t.dataId);
     this.tracer?.cpuKernel(kernel, inputs, outputs);
   }
 
@@ -151,9 +269,14 @@ export class OnnxruntimeBackend extends MathBackendCPU {
   }
 
   override disposeData(dataId: object, force = false): boolean {
-    const values = this.data.get(dataId)?.values;
+    const unset = this.program.isPending(dataId) || this.failed.has(dataId);
+    const values = unset ? undefined : this.data.get(dataId)?.values;
     const released = super.disposeData(dataId, force);
-    if (released && values && !this.data.has(dataId)) this.pool.release(values, dataId);
+    if (released && values && !this.data.has(dataId)) {
+      // A recorded kernel may still read this array when its program runs.
+      if (this.program.size > 0) this.postponed.push([values as PooledArray, dataId]);
+      else this.pool.release(values, dataId);
+    }
     if (released && !this.data.has(dataId)) this.releaseGpu(dataId);
     return released;
   }
@@ -173,6 +296,8 @@ export class OnnxruntimeBackend extends MathBackendCPU {
   }
 
   override dispose(): void {
+    this.program = new DeferredProgram();
+    this.postponed = [];
     for (const id of [...this.onGpu.keys()]) this.releaseGpu(id);
     for (const s of this.sessions.values()) s.dispose();
     this.sessions.clear();
@@ -180,6 +305,10 @@ export class OnnxruntimeBackend extends MathBackendCPU {
     super.dispose();
   }
 }
+
+/** Kernels recorded before a flush is forced (a loop that never reads would otherwise grow one graph forever). */
+const MAX_DEFERRED_KERNELS = 50_000;
+const DEFERRED_GRAPH = '(deferred graph)';
 
 const ORT_TYPE: Partial<Record<tf.DataType, OrtFeed['type']>> = { float32: 'float32', int32: 'int32', bool: 'bool' };
 const TF_DTYPE: Record<string, tf.DataType | undefined> = { float32: 'float32', int32: 'int32', bool: 'bool' };

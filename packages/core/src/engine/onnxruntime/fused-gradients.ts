@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { OnnxruntimeBackend } from './backend.js';
 import type { GraphBuilder } from './onnx-graph.js';
 import { sig, sigs, sizeOf, thresholds } from './kernels/util.js';
-import { recordKernel } from './stats.js';
+import { timed } from './register.js';
 
 /**
  * Backend-specific gradients for the ops a batch-norm conv net is made of.
@@ -224,12 +224,8 @@ export function registerFusedGradients(): void {
     tf.registerKernel({
       kernelName: k.kernelName,
       backendName: BACKEND,
-      kernelFunc: ({ inputs, attrs, backend }) => {
-        const t0 = performance.now();
-        const out = k.run(inputs as Record<string, tf.TensorInfo>, attrs ?? {}, backend as OnnxruntimeBackend);
-        recordKernel(k.kernelName, false, performance.now() - t0);
-        return out;
-      },
+      kernelFunc: (args) =>
+        timed(k.kernelName, args, () => ({ out: k.run(args.inputs as Record<string, tf.TensorInfo>, args.attrs ?? {}, args.backend as OnnxruntimeBackend), fallback: false })),
     });
   }
   for (const [kernelName, fused] of Object.entries(FUSED)) {

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OnnxruntimeBackend } from './backend.js';
 import { Rng } from '../../rng.js';
 import { registerOnnxruntimeBackend } from './index.js';
 import { nchwcBlockSize } from './kernels/nhwc-conv.js';
@@ -10,14 +11,22 @@ import { setOrtKernelThresholds } from './kernels/util.js';
  * Every ORT kernel against the cpu backend's kernel for the same kernel name, run on the same
  * tensors (the onnxruntime backend stores data exactly like the cpu backend, so the cpu kernelFunc
  * can be called on it directly as the reference). Each case also checks where the call ran: in
- * ORT, or in the cpu fallback for the cases an ORT kernel declines.
+ * ORT, or in the cpu fallback for the cases an ORT kernel declines. The cases run eagerly (one
+ * session per kernel, the size thresholds in force); each ORT case runs once more recorded by the
+ * deferred executor (deferred.ts), so every kernel's graph is also checked inlined into a program.
  */
+
+let backend: OnnxruntimeBackend;
 
 beforeAll(async () => {
   const probe = await registerOnnxruntimeBackend({ intraOpNumThreads: 2 });
   expect(probe.ok, probe.reason).toBe(true);
   await tf.setBackend('onnxruntime');
+  backend = tf.backend() as OnnxruntimeBackend;
+  backend.setDeferred(false);
 });
+
+afterAll(() => backend.setDeferred(true));
 
 const rng = new Rng(42);
 
@@ -49,7 +58,23 @@ function check(kernel: string, inputs: Inputs, attrs: tf.NamedAttrMap, expectOrt
   const after = { ort: ortCalls(kernel, false), cpu: ortCalls(kernel, true) };
   expect(after.ort - before.ort, `${kernel} ran in ORT`).toBe(expectOrt ? 1 : 0);
   expect(after.cpu - before.cpu, `${kernel} fell back to cpu`).toBe(expectOrt ? 0 : 1);
-  const backend = tf.backend();
+  expectSameAsCpu(kernel, kernel, inputs, attrs, got, tol);
+  if (!expectOrt) return;
+  backend.setDeferred(true);
+  try {
+    const runs = ortCalls(FLUSH_ON_READ, false);
+    const deferred = tf.engine().runKernel(kernel, inputs as tf.NamedTensorMap, attrs) as tf.Tensor | tf.Tensor[];
+    expectSameAsCpu(kernel, `${kernel} (deferred)`, inputs, attrs, deferred, tol);
+    expect(ortCalls(FLUSH_ON_READ, false) - runs, `${kernel} recorded, run on the first read`).toBe(1);
+  } finally {
+    backend.setDeferred(false);
+  }
+}
+
+const FLUSH_ON_READ = '(deferred graph run) before (read)';
+
+/** `got` against the cpu kernelFunc's output on the same inputs; disposes `got`. */
+function expectSameAsCpu(kernel: string, label: string, inputs: Inputs, attrs: tf.NamedAttrMap, got: tf.Tensor | tf.Tensor[], tol: number): void {
   const cpuKernel = tf.getKernel(kernel, 'cpu');
   const ref = cpuKernel.kernelFunc({ inputs: inputs as tf.NamedTensorInfoMap, attrs, backend }) as tf.TensorInfo | tf.TensorInfo[];
   const gotList = Array.isArray(got) ? got : [got];
@@ -57,8 +82,8 @@ function check(kernel: string, inputs: Inputs, attrs: tf.NamedAttrMap, expectOrt
   expect(gotList.length).toBe(refList.length);
   gotList.forEach((g, i) => {
     const r = refList[i];
-    expect(g.shape, `${kernel} output ${i} shape`).toEqual(r.shape);
-    expect(g.dtype, `${kernel} output ${i} dtype`).toBe(r.dtype);
+    expect(g.shape, `${label} output ${i} shape`).toEqual(r.shape);
+    expect(g.dtype, `${label} output ${i} dtype`).toBe(r.dtype);
     const a = g.dataSync();
     const b = backend.readSync(r.dataId) as ArrayLike<number>;
     let maxDiff = 0;
@@ -68,7 +93,7 @@ function check(kernel: string, inputs: Inputs, attrs: tf.NamedAttrMap, expectOrt
       maxDiff = Number.isNaN(diff) ? (Number.isNaN(Number(a[j])) && Number.isNaN(Number(b[j])) ? maxDiff : Infinity) : Math.max(maxDiff, diff);
       maxRef = Math.max(maxRef, Math.abs(Number(b[j])));
     }
-    expect(maxDiff, `${kernel} output ${i} max abs diff (ref max ${maxRef})`).toBeLessThanOrEqual(tol * maxRef);
+    expect(maxDiff, `${label} output ${i} max abs diff (ref max ${maxRef})`).toBeLessThanOrEqual(tol * maxRef);
     backend.disposeData(r.dataId);
   });
   tf.dispose(got);

@@ -174,6 +174,11 @@ export class OrtSession {
     return results;
   }
 
+  /** Output shapes and types known before running (declared or inferred), or null. */
+  outputSpecs(): { dims: number[]; type: OrtDataType }[] | null {
+    return this.outputs?.map((o) => ({ dims: [...o.dims], type: o.type })) ?? null;
+  }
+
   dispose(): void {
     this.native.dispose();
   }

@@ -4,6 +4,7 @@ import { injectScaledOutput } from '../kernels/faulty-kernel.test-util.js';
 import { onnxruntimeStats, registerOnnxruntimeBackend, resetOnnxruntimeStats } from './index.js';
 import { FUSED_GRADIENT_KERNELS } from './fused-gradients.js';
 import { gradientSelfTest } from './self-test.js';
+import { OnnxruntimeBackend } from './backend.js';
 
 describe('registerOnnxruntimeBackend', () => {
   it('passes its self-test, registers every cpu kernel, and leaves the active backend alone', async () => {
@@ -35,15 +36,21 @@ describe('registerOnnxruntimeBackend', () => {
     expect(await gradientSelfTest('onnxruntime')).toBeNull();
   });
 
-  it('reports per-kernel calls, time and fallbacks', async () => {
+  it('reports per-kernel calls, time and fallbacks (eager kernels)', async () => {
     await registerOnnxruntimeBackend({ intraOpNumThreads: 1 });
     await tf.setBackend('onnxruntime');
+    const backend = tf.backend() as OnnxruntimeBackend;
+    backend.setDeferred(false);
     resetOnnxruntimeStats();
-    tf.tidy(() => {
-      const x = tf.ones([64, 256]);
-      tf.add(x, x); // 16384 elements: ORT
-      tf.add(tf.ones([4]), tf.ones([4])); // tiny: cpu fallback
-    });
+    try {
+      tf.tidy(() => {
+        const x = tf.ones([64, 256]);
+        tf.add(x, x); // 16384 elements: ORT
+        tf.add(tf.ones([4]), tf.ones([4])); // tiny: cpu fallback
+      });
+    } finally {
+      backend.setDeferred(true);
+    }
     const stats = onnxruntimeStats();
     const add = stats.filter((s) => s.kernel === 'Add');
     expect(add.find((s) => !s.fallback)?.calls).toBe(1);

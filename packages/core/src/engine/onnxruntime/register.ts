@@ -12,7 +12,7 @@ import { reduceKernels } from './kernels/reduce.js';
 import { resizeKernels } from './kernels/resize.js';
 import type { OrtKernel, OrtKernelArgs } from './kernels/util.js';
 import { OrtSessionOptions } from './ort-binding.js';
-import { recordKernel } from './stats.js';
+import { deferredRunMs, recordKernel } from './stats.js';
 
 export const BACKEND_NAME = 'onnxruntime';
 
@@ -30,31 +30,43 @@ export const ORT_KERNELS: OrtKernel[] = [
   ...resizeKernels,
 ];
 
-function timedCpu(name: string, cpu: tf.KernelFunc): tf.KernelFunc {
-  return (args) => {
-    const t0 = performance.now();
-    (args.backend as OnnxruntimeBackend).materialize(args.inputs);
-    const out = cpu(args);
-    (args.backend as OnnxruntimeBackend).noteCpuOutputs(out, name, args.inputs);
-    recordKernel(name, true, performance.now() - t0);
+/**
+ * Runs a kernel with its stats: wall time minus any flush of deferred kernels it forced (booked
+ * separately), and the kernel's name on the backend so that a flush can say what forced it.
+ */
+export function timed(name: string, args: Parameters<tf.KernelFunc>[0], run: () => { out: tf.TensorInfo | tf.TensorInfo[]; fallback: boolean }): tf.TensorInfo | tf.TensorInfo[] {
+  const backend = args.backend as OnnxruntimeBackend;
+  const t0 = performance.now();
+  const d0 = deferredRunMs();
+  const outer = backend.currentKernel;
+  backend.currentKernel = name;
+  try {
+    const { out, fallback } = run();
+    recordKernel(name, fallback, performance.now() - t0 - (deferredRunMs() - d0));
     return out;
-  };
+  } finally {
+    backend.currentKernel = outer;
+  }
+}
+
+function runCpu(name: string, cpu: tf.KernelFunc, args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo | tf.TensorInfo[] {
+  const backend = args.backend as OnnxruntimeBackend;
+  backend.materialize(args.inputs);
+  const out = cpu(args) as tf.TensorInfo | tf.TensorInfo[];
+  backend.noteCpuOutputs(out, name, args.inputs);
+  return out;
+}
+
+function timedCpu(name: string, cpu: tf.KernelFunc): tf.KernelFunc {
+  return (args) => timed(name, args, () => ({ out: runCpu(name, cpu, args), fallback: true }));
 }
 
 function withOrt(name: string, ort: OrtKernel, cpu: tf.KernelFunc): tf.KernelFunc {
-  return (args) => {
-    const t0 = performance.now();
-    const out = ort.run(args as unknown as OrtKernelArgs);
-    if (out) {
-      recordKernel(name, false, performance.now() - t0);
-      return out;
-    }
-    (args.backend as OnnxruntimeBackend).materialize(args.inputs);
-    const fallback = cpu(args);
-    (args.backend as OnnxruntimeBackend).noteCpuOutputs(fallback, name, args.inputs);
-    recordKernel(name, true, performance.now() - t0);
-    return fallback;
-  };
+  return (args) =>
+    timed(name, args, () => {
+      const out = ort.run(args as unknown as OrtKernelArgs);
+      return out ? { out, fallback: false } : { out: runCpu(name, cpu, args), fallback: true };
+    });
 }
 
 let kernelsRegistered = false;

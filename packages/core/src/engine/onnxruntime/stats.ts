@@ -41,3 +41,21 @@ export function onnxruntimeStats(): KernelStat[] {
 export function resetOnnxruntimeStats(): void {
   table.clear();
 }
+
+export const DEFERRED_RUN = '(deferred graph run)';
+let deferredMs = 0;
+
+/**
+ * One flush of deferred kernels (deferred.ts), booked as its own row and split by what forced it (a
+ * read, or the kernel that needed a recorded value). The kernel wrappers take it out of that
+ * kernel's own time (`deferredRunMs`).
+ */
+export function recordDeferredRun(cause: string, ms: number): void {
+  recordKernel(`${DEFERRED_RUN} before ${cause}`, false, ms);
+  deferredMs += ms;
+}
+
+/** Total time spent in flushes so far (a running clock for the kernel wrappers). */
+export function deferredRunMs(): number {
+  return deferredMs;
+}

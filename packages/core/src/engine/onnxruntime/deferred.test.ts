@@ -1,0 +1,162 @@
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OnnxruntimeBackend } from './backend.js';
+import { Rng } from '../../rng.js';
+import { BenchUNet, createBenchStep, lvitLoss } from './bench-unet.js';
+import { registerOnnxruntimeBackend } from './index.js';
+import type { GraphBuilder } from './onnx-graph.js';
+import { onnxruntimeStats, resetOnnxruntimeStats } from './stats.js';
+
+/**
+ * The deferred executor (deferred.ts): recorded kernels run as one graph on the first read, with
+ * what tfjs does between kernels (Reshape/Cast relabels, disposal, cpu kernels) handled, and a
+ * training step that gives the same numbers as the eager, kernel-by-kernel path.
+ */
+
+let backend: OnnxruntimeBackend;
+
+beforeAll(async () => {
+  const probe = await registerOnnxruntimeBackend({ intraOpNumThreads: 2 });
+  expect(probe.ok, probe.reason).toBe(true);
+  await tf.setBackend('onnxruntime');
+  backend = tf.backend() as OnnxruntimeBackend;
+});
+
+afterAll(() => backend.setDeferred(true));
+
+function calls(prefix: string): number {
+  return onnxruntimeStats()
+    .filter((s) => s.kernel.startsWith(prefix))
+    .reduce((a, s) => a + s.calls, 0);
+}
+
+const RUN = '(deferred graph run)';
+
+function ramp(n: number, scale = 1): Float32Array {
+  return Float32Array.from({ length: n }, (_, i) => ((i % 7) - 3) * scale);
+}
+
+describe('deferred execution', () => {
+  it('is on by default for the cpu execution provider', () => {
+    expect(backend.deferred).toBe(true);
+  });
+
+  it('records a chain of kernels and runs it once, on the first read, with relabelled shapes and dtypes', () => {
+    backend.setDeferred(true);
+    resetOnnxruntimeStats();
+    const xs = ramp(24, 0.5);
+    const x = tf.tensor(xs, [2, 3, 4]);
+    const out = tf.tidy(() => {
+      const positive = tf.cast(tf.greater(x, 0), 'float32'); // cpu Cast relabels bool as float32
+      const y = tf.reshape(tf.mul(positive, tf.exp(x)), [6, 4]); // Reshape relabels the shape
+      return tf.sum(tf.add(y, 1), 1);
+    });
+    expect(calls(RUN), 'nothing ran before the read').toBe(0);
+    const got = out.dataSync();
+    expect(calls(RUN)).toBe(1);
+    for (let r = 0; r < 6; r++) {
+      let want = 0;
+      for (let c = 0; c < 4; c++) {
+        const v = xs[r * 4 + c];
+        want += (v > 0 ? Math.exp(v) : 0) + 1;
+      }
+      expect(got[r]).toBeCloseTo(want, 4);
+    }
+    tf.dispose([x, out]);
+  });
+
+  it('inputs and intermediates disposed before the read keep their arrays until the program ran', () => {
+    const a = tf.tensor(ramp(8192), [8192]);
+    const b = tf.tensor(ramp(8192, 2), [8192]);
+    const sum = tf.add(a, b);
+    const out = tf.mul(sum, 3);
+    tf.dispose([a, b, sum]);
+    // Arrays of the disposed tensors would be recycled by new outputs now; they must not be yet.
+    const noise = tf.tidy(() => tf.add(tf.fill([8192], 7), tf.fill([8192], 9)));
+    const got = out.dataSync();
+    const xs = ramp(8192);
+    for (let i = 0; i < 8192; i += 97) expect(got[i]).toBeCloseTo(9 * xs[i], 5);
+    expect(noise.dataSync()[0]).toBe(16);
+    tf.dispose([out, noise]);
+  });
+
+  it('a cpu kernel that needs a recorded value forces the flush and is named as its cause', () => {
+    resetOnnxruntimeStats();
+    const x = tf.tensor(ramp(64), [64]);
+    const out = tf.tidy(() => tf.cumsum(tf.mul(x, 2))); // Cumsum has no ORT kernel
+    expect(calls(`${RUN} before Cumsum`)).toBe(1);
+    const xs = ramp(64);
+    let acc = 0;
+    const got = out.dataSync();
+    for (let i = 0; i < 64; i++) expect(got[i]).toBeCloseTo((acc += 2 * xs[i]), 4);
+    tf.dispose([x, out]);
+  });
+
+  it('a program that fails to run throws at the read, and its other outputs say why they have no value', () => {
+    const x = tf.tensor(ramp(16), [16]);
+    const bad = (g: GraphBuilder) => g.output(g.op('NoSuchOnnxOp', [g.input('float32', [16])]), 'float32', [16]);
+    const [info] = backend.runGraph('Bad', 'deferred.test:bad', bad, [x]);
+    const [info2] = backend.runGraph('Bad', 'deferred.test:bad', bad, [x]);
+    const out = tf.engine().makeTensorFromTensorInfo(info);
+    const out2 = tf.engine().makeTensorFromTensorInfo(info2);
+    let first: unknown;
+    try {
+      out.dataSync();
+    } catch (e) {
+      first = e;
+    }
+    expect(String((first as Error)?.stack)).toMatch(/NoSuchOnnxOp/);
+    expect(() => out2.dataSync()).toThrow(/never computed: its program failed to run \(.*NoSuchOnnxOp/);
+    tf.dispose([x, out, out2]);
+    // The backend keeps working after the failure.
+    const y = tf.tensor([1, 2, 3]);
+    expect(Array.from(tf.add(y, y).dataSync())).toEqual([2, 4, 6]);
+    y.dispose();
+  });
+
+  it('a training step records as one program, compiled once; losses and gradients match the eager path', () => {
+    const run = (deferred: boolean) => {
+      backend.setDeferred(deferred);
+      const s = createBenchStep({ base: 4, batch: 2, res: 32, seed: 3 });
+      try {
+        const grads = stepGradients(s.net, 3);
+        const losses = [s.step(), s.step()];
+        resetOnnxruntimeStats();
+        const sessions = backend.numSessions();
+        losses.push(s.step(), s.step());
+        return { losses, grads, newSessions: backend.numSessions() - sessions, runs: calls(RUN) };
+      } finally {
+        s.dispose();
+      }
+    };
+    const eager = run(false);
+    const deferred = run(true);
+    expect(deferred.newSessions, 'steps 3 and 4 reuse the compiled program').toBe(0);
+    expect(deferred.runs, 'one graph run per step (the loss read)').toBe(2);
+    expect(eager.runs).toBe(0);
+    deferred.losses.forEach((l, i) => expect(Math.abs(l - eager.losses[i])).toBeLessThan(1e-5 * Math.abs(eager.losses[i])));
+    deferred.grads.forEach((g, i) => {
+      const e = eager.grads[i];
+      let maxAbs = 0;
+      let maxDiff = 0;
+      for (let j = 0; j < g.length; j++) {
+        maxAbs = Math.max(maxAbs, Math.abs(e[j]));
+        maxDiff = Math.max(maxDiff, Math.abs(g[j] - e[j]));
+      }
+      // float32 reassociation inside ORT's optimised graph only (model-grad.test.ts bounds both against the cpu backend).
+      expect(maxDiff, `gradient ${i}`).toBeLessThanOrEqual(1e-4 * maxAbs + 1e-7);
+    });
+  });
+});
+
+/** Every parameter gradient of the bench U-Net's loss on a seeded batch. */
+function stepGradients(net: BenchUNet, seed: number): Float32Array[] {
+  const rng = new Rng(seed);
+  const x = tf.tensor4d(Float32Array.from({ length: 2 * 32 * 32 * 3 }, () => rng.next()), [2, 32, 32, 3]);
+  const y = tf.tensor4d(Float32Array.from({ length: 2 * 32 * 32 }, () => (rng.next() > 0.7 ? 1 : 0)), [2, 32, 32, 1]);
+  const params = net.parameters();
+  const { value, grads } = tf.variableGrads(() => lvitLoss(net.forward(x, { training: true }), y), params);
+  const out = params.map((p) => Float32Array.from(grads[p.name].dataSync() as Float32Array));
+  tf.dispose([x, y, value, ...Object.values(grads)]);
+  return out;
+}

@@ -1,0 +1,176 @@
+import type * as tf from '@tensorflow/tfjs';
+import type { GraphBuilder, OnnxDtype } from './onnx-graph.js';
+import type { OrtTypedArray } from './ort-binding.js';
+
+/**
+ * Deferred execution: the kernels of a step are recorded instead of run, and run together as one
+ * ONNX graph when a value is needed (a read, a cpu kernel, a kernel ORT cannot shape-infer).
+ *
+ * Why: run one by one, every ORT kernel costs a binding call, feed/fetch set-up and a copy of each
+ * output by onnxruntime-node, and every intermediate is a JS array; between the convolutions of a
+ * training step that is most of the time (issue 15). As one graph, only the values still alive at the
+ * flush leave ORT (new parameters and moments, the loss, activations a caller kept), and ORT plans
+ * the intermediates' memory itself.
+ *
+ * A recorded program is keyed by its structure: each kernel's cache key and where each of its inputs
+ * comes from (an earlier kernel's output, or a concrete tensor fed from JS), plus which outputs are
+ * alive. A training step repeats the same structure, so its graph compiles once and is reused.
+ */
+
+export type KernelBuild = (g: GraphBuilder) => void;
+
+export interface ValueSpec {
+  shape: number[];
+  dtype: tf.DataType;
+}
+
+/** A concrete tensor a recorded kernel reads: fed to the graph from its array. */
+interface External {
+  values: OrtTypedArray;
+  shape: number[];
+  dtype: tf.DataType;
+}
+
+/**
+ * Where a kernel input comes from, with the shape and dtype the kernel sees: a Reshape relabels a
+ * recorded value's shape, and the cpu Cast from bool or int32 to float32 relabels its dtype only.
+ */
+type InputRef = ({ ext: number } | { pending: number }) & { shape: number[]; dtype: tf.DataType };
+
+interface Recorded {
+  kernel: string;
+  build: KernelBuild;
+  inputs: InputRef[];
+  /** Pending indices of this kernel's outputs, in order. */
+  outputs: number[];
+}
+
+/** What a flush runs: the graph's key, how to write it, its feeds, and which pending values it returns. */
+export interface FinishedProgram {
+  key: string;
+  write: (g: GraphBuilder) => void;
+  feeds: External[];
+  /** dataIds of the alive pending values, in graph-output order (o0, o1, ...). */
+  outputs: object[];
+  kernels: number;
+}
+
+export class DeferredProgram {
+  private readonly records: Recorded[] = [];
+  private readonly ext: External[] = [];
+  private readonly extOf = new Map<object, number>();
+  /** Pending values by dataId: their index (creation order) and spec. */
+  private readonly pending = new Map<object, { index: number; spec: ValueSpec }>();
+  private readonly ids: object[] = [];
+  private readonly specs: ValueSpec[] = [];
+  private readonly signature: string[] = [];
+
+  get size(): number {
+    return this.records.length;
+  }
+
+  /** Every recorded output's dataId, alive or not. */
+  pendingIds(): readonly object[] {
+    return this.ids;
+  }
+
+  isPending(dataId: object): boolean {
+    return this.pending.has(dataId);
+  }
+
+  /**
+   * Records one kernel. `concrete(t)` returns the array of a tensor that is not pending (it must stay
+   * untouched until the flush: the backend holds back recycling while a program is open).
+   * `newPending(spec)` creates the output tensor's storage.
+   */
+  record(
+    kernel: string,
+    key: string,
+    build: KernelBuild,
+    inputs: readonly tf.TensorInfo[],
+    outputSpecs: readonly ValueSpec[],
+    concrete: (t: tf.TensorInfo) => OrtTypedArray,
+    newPending: (spec: ValueSpec) => tf.TensorInfo,
+  ): tf.TensorInfo[] {
+    const refs: InputRef[] = [];
+    let sig = key;
+    for (const t of inputs) {
+      const p = this.pending.get(t.dataId);
+      if (p) {
+        refs.push({ pending: p.index, shape: t.shape, dtype: t.dtype });
+        sig += `|p${p.index}${relabel(p.spec, t)}`;
+        continue;
+      }
+      let e = this.extOf.get(t.dataId);
+      if (e === undefined) {
+        e = this.ext.length;
+        this.ext.push({ values: concrete(t), shape: t.shape, dtype: t.dtype });
+        this.extOf.set(t.dataId, e);
+        sig += `|E${t.dtype[0]}${t.shape.join('x')}`;
+      }
+      refs.push({ ext: e, shape: t.shape, dtype: t.dtype });
+      sig += `|e${e}${relabel(this.ext[e], t)}`;
+    }
+    const outputs: tf.TensorInfo[] = [];
+    const indices: number[] = [];
+    for (const spec of outputSpecs) {
+      const info = newPending(spec);
+      const index = this.ids.length;
+      this.pending.set(info.dataId, { index, spec });
+      this.ids.push(info.dataId);
+      this.specs.push(spec);
+      indices.push(index);
+      outputs.push(info);
+    }
+    this.records.push({ kernel, build, inputs: refs, outputs: indices });
+    this.signature.push(sig);
+    return outputs;
+  }
+
+  /** Closes the program: `alive(dataId)` tells which pending values someone still holds. */
+  finish(alive: (dataId: object) => boolean): FinishedProgram {
+    const live: number[] = [];
+    for (let i = 0; i < this.ids.length; i++) if (alive(this.ids[i])) live.push(i);
+    const key = `${this.signature.join('\n')}\n=> ${live.join(',')}`;
+    const records = this.records;
+    const ext = this.ext;
+    const specs = this.specs;
+    const write = (g: GraphBuilder): void => {
+      const extNames = ext.map((e) => g.input(onnxType(e.dtype), e.shape));
+      const values: string[] = [];
+      const valueOf = (r: InputRef): string => {
+        const [name, base] = 'ext' in r ? [extNames[r.ext], ext[r.ext]] : [values[r.pending], specs[r.pending]];
+        const cast = base.dtype === r.dtype ? name : g.op('Cast', [name], { to: { i: ONNX_ELEM[onnxType(r.dtype)] } });
+        return sameShape(base.shape, r.shape) ? cast : g.op('Reshape', [cast, g.int64(r.shape)]);
+      };
+      for (const rec of records) {
+        const names = g.inline(rec.build, rec.inputs.map(valueOf));
+        if (names.length !== rec.outputs.length) {
+          throw new Error(`onnxruntime/deferred.ts: kernel ${rec.kernel} wrote ${names.length} outputs, ${rec.outputs.length} were expected`);
+        }
+        rec.outputs.forEach((p, i) => (values[p] = names[i]));
+      }
+      for (const p of live) g.output(values[p], onnxType(specs[p].dtype), specs[p].shape);
+    };
+    return { key, write, feeds: ext, outputs: live.map((p) => this.ids[p]), kernels: records.length };
+  }
+}
+
+/** Signature part for an input seen with another shape or dtype than its value has ('' if none). */
+function relabel(base: ValueSpec, t: tf.TensorInfo): string {
+  const shape = sameShape(base.shape, t.shape) ? '' : `:${t.shape.join('x')}`;
+  return base.dtype === t.dtype ? shape : `${shape}:${t.dtype}`;
+}
+
+const ONNX_ELEM: Record<OnnxDtype, number> = { float32: 1, uint8: 2, int32: 6, int64: 7, bool: 9 };
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function onnxType(dtype: tf.DataType): OnnxDtype {
+  if (dtype === 'float32' || dtype === 'int32' || dtype === 'bool') return dtype;
+  throw new Error(`onnxruntime/deferred.ts: dtype ${dtype} cannot be part of an ORT graph`);
+}
