@@ -139,7 +139,7 @@ export async function runChild(label: BackendLabel, batch: number, opts: Options
   log(`[bench] ${label}: full-size LViT-T, batch ${batch} @ 224, in a child process`);
   const tail: string[] = [];
   const code = await new Promise<number | null>((resolve) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: childEnv() });
     const timer = setTimeout(() => {
       tail.push(`[bench] child failed: no result after ${CHILD_TIMEOUT_MS / 60_000} min; stopped`);
       child.kill('SIGKILL');
@@ -164,6 +164,15 @@ export async function runChild(label: BackendLabel, batch: number, opts: Options
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * This process's environment for a child of it. Where this process is itself core's GLIBC_TUNABLES
+ * re-exec (engine/glibc.ts), the child inherits the re-exec marker and would watch the wrong parent
+ * (the launcher, not this process) and end itself at once with SIGTERM; it watches this process instead.
+ */
+function childEnv(): NodeJS.ProcessEnv {
+  return process.env.LVIT_BENCH_PARENT_PID ? { ...process.env, LVIT_BENCH_PARENT_PID: String(process.pid) } : process.env;
 }
 
 export const WASM32_HEAP_MB = 4096;
