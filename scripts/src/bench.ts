@@ -1,6 +1,7 @@
 /**
  * Training-engine benchmark: `node scripts/dist/bench.js [--backend wasm-mt,wasm-1t,onnxruntime,cpu]
- * [--reps 5] [--quick] [--json out.json] [--profile]` (or `turbo run bench -- ...`).
+ * [--reps 5] [--quick] [--json out.json] [--profile] [--side-by-side [unet16,unet-full,lvit-full,transunet]]`
+ * (or `turbo run bench -- ...`).
  *
  * Per backend it measures (ENGINE.md §0/§1.4 shapes):
  * - conv2d 3x3 forward, Conv2DBackpropFilter and Conv2DBackpropInput at [8,112,112,32]->32 and
@@ -8,9 +9,13 @@
  * - the train step of the official U-Net (baselines `UNet`, base 16, batch 4 @ 128², Adam, core
  *   `trainStep`) and, for ENGINE.md's bar (674 ms on wasm-mt, 2 threads), the same plain U-Net it
  *   was measured on (482,033 parameters, BCE-with-logits);
- * - TransUNet at the quick-profile config, and side by side with PyTorch (onnxruntime only) the full
- *   R50-ViT-B/16 at batch 2 @ 128² against the official model (shared/tools/torch-reference/transunet_step.py);
+ * - TransUNet at the quick-profile config;
  * - LViT-T (if registered) at the quick-profile size and, unless --quick, at full size batch 2 @ 224;
+ * - side by side with the official models in PyTorch (shared/tools/torch-reference/), interleaved in
+ *   rounds, each in a child process with both sides' peak RSS (bench/side-by-side.ts): the official
+ *   U-Net base 16 on every backend and, on onnxruntime, the official U-Net full width (base 64) and
+ *   LViT-T (unless --quick) at batch 2 @ 224², and TransUNet R50-ViT-B/16 at batch 2 @ 128²;
+ *   `--side-by-side [LIST]` runs only these;
  * - peak RSS, JS heap and wasm heap.
  * Step times are median (min-max) over --reps runs after 2 warm-ups. The cpu backend only gets small
  * conv/matMul numbers (a U-Net step takes ~25 s there).
@@ -20,6 +25,7 @@ import { pathToFileURL } from 'node:url';
 import { benchBackend, type BackendReport } from './bench/backend.js';
 import { parseOptions, USAGE } from './bench/options.js';
 import { printReport } from './bench/print.js';
+import { childSideBySideMain } from './bench/side-by-side.js';
 import { childMain } from './bench/steps.js';
 import { ENGINE_BAR_MS } from './bench/targets.js';
 
@@ -31,6 +37,7 @@ async function main(argv: string[]): Promise<void> {
   }
   const log = (m: string) => process.stderr.write(`${m}\n`);
   if (opts.childStep) return childMain(opts, log);
+  if (opts.childSideBySide) return childSideBySideMain(opts, log);
   const startedAt = new Date().toISOString();
   const reports: BackendReport[] = [];
   for (const label of opts.backends) reports.push(await benchBackend(label, opts, log));

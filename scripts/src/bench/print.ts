@@ -3,7 +3,7 @@ import type { BackendReport } from './backend.js';
 import type { Options } from './options.js';
 import { ms } from './stats.js';
 import { ENGINE_BAR_MS } from './targets.js';
-import { torchLines, type TorchSideBySide } from './torch.js';
+import { torchLines } from './torch.js';
 
 /** ENGINE.md §9: official LViT, batch 2 @ 224, PyTorch 1.13 + OpenBLAS on this 2-core CPU (not same-minute). */
 const TORCH_LVIT_FULL_B2_MS = 1910;
@@ -68,16 +68,17 @@ export function printReport(reports: BackendReport[], opts: Options): void {
     out.push(...torchReportLines(r));
     for (const note of r.notes) out.push(`  note: ${note}`);
     const m = r.memory;
-    out.push(`  peak memory: RSS ${m.rssMB.toFixed(0)} MB, JS heap ${m.heapUsedMB.toFixed(0)} MB${m.wasmHeapMB !== null ? `, wasm heap ${m.wasmHeapMB.toFixed(0)} MB` : ''}`);
+    if (m.rssMB > 0) out.push(`  peak memory: RSS ${m.rssMB.toFixed(0)} MB, JS heap ${m.heapUsedMB.toFixed(0)} MB${m.wasmHeapMB !== null ? `, wasm heap ${m.wasmHeapMB.toFixed(0)} MB` : ''}`);
   }
   process.stdout.write(out.join('\n') + '\n');
 }
 
 /** The side-by-side lines, and full LViT-T against ENGINE.md's PyTorch figure. */
 function torchReportLines(r: BackendReport): string[] {
-  const lines = [r.torch, r.torchTransunet].filter((t): t is TorchSideBySide => t !== undefined).flatMap(torchLines);
+  const lines = r.sideBySide.flatMap(torchLines);
   const fullLvit = r.steps.find((s) => s.model === 'lvit-t' && s.config.includes('batch 2 @ 224'));
-  if (fullLvit && r.torch && !('unavailable' in r.torch)) {
+  const unet16 = r.sideBySide.find((t) => t.name === 'unet16');
+  if (fullLvit && unet16 && !('unavailable' in unet16)) {
     const ratio = fullLvit.stats.medianMs / TORCH_LVIT_FULL_B2_MS;
     lines.push(`    full LViT-T batch 2 @ 224: ${fullLvit.stats.medianMs.toFixed(0)} ms vs the official model's ${TORCH_LVIT_FULL_B2_MS} ms in PyTorch (ENGINE.md §9, not the same minute): ${ratio.toFixed(2)}x (goal 1.5x)`);
   }

@@ -128,15 +128,15 @@ export async function runStep(make: () => StepTarget, opts: Options, log: (m: st
 /**
  * Full-size LViT runs in a child process: at batch 2 @ 224 its training step needs more than the
  * 4 GB a wasm32 heap can hold, and an Emscripten abort (or a stall near the limit) leaves that
- * backend unusable. The child reports its step or its failure.
+ * backend unusable. The side-by-side PyTorch comparisons run in one too (bench/side-by-side.ts), for
+ * a clean peak RSS. `childArgs` name the child mode (`--child-step ...` or `--child-side-by-side ...`);
+ * the child reports what it wrote to its --json file, or its failure.
  */
-export async function runChild(label: BackendLabel, batch: number, opts: Options, log: (m: string) => void): Promise<{ step?: StepResult; failure?: string }> {
+export async function runChild<T>(label: BackendLabel, childArgs: string[], opts: Options, log: (m: string) => void): Promise<{ result?: T; failure?: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'lvit-bench-child-'));
-  const out = join(dir, 'step.json');
-  const args = [...process.execArgv, process.argv[1], '--backend', label, '--child-step', `lvit-full:${batch}`, '--reps', String(Math.min(opts.reps, 3)), '--json', out];
+  const out = join(dir, 'result.json');
+  const args = [...process.execArgv, process.argv[1], '--backend', label, ...childArgs, '--json', out];
   if (opts.threads !== undefined) args.push('--threads', String(opts.threads));
-  if (opts.profile) args.push('--profile');
-  log(`[bench] ${label}: full-size LViT-T, batch ${batch} @ 224, in a child process`);
   const tail: string[] = [];
   const code = await new Promise<number | null>((resolve) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: childEnv() });
@@ -158,7 +158,7 @@ export async function runChild(label: BackendLabel, batch: number, opts: Options
     });
   });
   try {
-    if (code === 0) return { step: JSON.parse(readFileSync(out, 'utf8')) as StepResult };
+    if (code === 0) return { result: JSON.parse(readFileSync(out, 'utf8')) as T };
     const reason = tail.filter((l) => /\[bench\] child failed|Error|Aborted/.test(l)).pop() ?? `exit code ${code}`;
     return { failure: reason.replace(/^\[bench\] child failed: /, '') };
   } finally {
@@ -196,7 +196,9 @@ export async function fullSizeSteps(label: BackendLabel, opts: Options, report: 
       );
       break;
     }
-    const { step, failure } = await runChild(label, batch, opts, log);
+    log(`[bench] ${label}: full-size LViT-T, batch ${batch} @ 224, in a child process`);
+    const childArgs = ['--child-step', `lvit-full:${batch}`, '--reps', String(Math.min(opts.reps, 3)), ...(opts.profile ? ['--profile'] : [])];
+    const { result: step, failure } = await runChild<StepResult>(label, childArgs, opts, log);
     if (step) results.set(batch, step);
     else report.notes.push(`full-size LViT-T batch ${batch} @ 224 failed: ${failure}`);
   }

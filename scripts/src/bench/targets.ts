@@ -150,11 +150,16 @@ function engineBarTarget(warmups: number, reps: number): StepTarget {
   };
 }
 
+/** The official U-Net (baselines `UNet`), base 16, batch 4 @ 128²: the bench's first step and its PyTorch comparison. */
+export function officialUnetTarget(warmups: number, reps: number): StepTarget {
+  return segmentationTarget('unet', 'official U-Net (baselines UNet), base 16, batch 4 @ 128², WeightedDiceBCE, Adam', new UNet({ inChannels: 3, baseChannels: 16, seed: 1 }), 4, 128, warmups, reps);
+}
+
 /** The bench's train steps per backend: official U-Net, ENGINE.md's plain U-Net, quick TransUNet and (if registered) quick LViT-T. */
 export function suiteStepTargets(reps: number): (() => StepTarget)[] {
   const warm = 2;
   const targets: (() => StepTarget)[] = [
-    () => segmentationTarget('unet', 'official U-Net (baselines UNet), base 16, batch 4 @ 128², WeightedDiceBCE, Adam', new UNet({ inChannels: 3, baseChannels: 16, seed: 1 }), 4, 128, warm, reps),
+    () => officialUnetTarget(warm, reps),
     () => engineBarTarget(warm, reps),
   ];
   const quick = getProfile('quick');
