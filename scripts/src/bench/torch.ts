@@ -1,13 +1,15 @@
 /**
  * The suite's train step side by side with the official model's in PyTorch (shared/tools/torch-reference/),
- * interleaved in rounds so both see the same minute of this noisy machine: U-Net (unet_step.py) and
- * TransUNet R50-ViT-B/16 (transunet_step.py). Torch runs with GLIBC_TUNABLES and OMP_WAIT_POLICY=PASSIVE:
- * its spinning OpenMP threads otherwise collapse (to ~4 s a step) whenever another process holds a core.
+ * interleaved in rounds so both see the same minute of this noisy machine: U-Net (unet_step.py), LViT-T
+ * (lvit_step.py) and TransUNet R50-ViT-B/16 (transunet_step.py). Torch runs with GLIBC_TUNABLES and
+ * OMP_WAIT_POLICY=PASSIVE: its spinning OpenMP threads otherwise collapse (to ~4 s a step) whenever
+ * another process holds a core. The scripts run unmodified under a runpy wrapper that adds their peak RSS.
  */
-import { runTorchReference } from '@lvit-bench/core';
-import { execFileSync } from 'node:child_process';
+import { GLIBC_TUNABLES_VALUE } from '@lvit-bench/core';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ms, summarize, type Stats } from './stats.js';
 
 export const TORCH_ROUNDS = 3;
@@ -21,35 +23,52 @@ export interface TorchComparison {
   ratioMin: number;
   torchVersion: string;
   note: string;
+  /** Peak resident memory of each side's process over the whole comparison (MB; null where unknown). */
+  peakRssMB: { ours: number | null; torch: number | null };
 }
 
 export type TorchSideBySide = TorchComparison | { config: string; unavailable: string };
 
-/** One timed round of the PyTorch reference: its step's median/min/max and torch version. */
-export type TorchRound = (reps: number) => { step_ms: { median: number; min: number; max: number }; torch: string };
+/** What one run of a reference script reports: its step's median/min/max, torch version and peak RSS. */
+export interface TorchRoundResult {
+  step_ms: { median: number; min: number; max: number };
+  torch: string;
+  /** ru_maxrss of the python process (KB on Linux); null where the wrapper's line is missing. */
+  maxrssKB: number | null;
+}
+
+/** One timed round of the PyTorch reference. */
+export type TorchRound = (reps: number) => TorchRoundResult;
 
 /** What a side-by-side needs of a suite step: its config text, warm-ups and one step. */
 export interface SuiteStep {
   config: string;
   warmups: number;
+  /** One step; a returned Promise is awaited (and timed). */
   step: () => unknown;
 }
 
-export async function sideBySide(target: SuiteStep, torchRound: TorchRound, reps: number, log: (m: string) => void): Promise<TorchSideBySide> {
+/**
+ * Suite steps and PyTorch rounds in turn. `oursPeakRssMB` reads the suite's peak RSS at the end (a clean
+ * figure only where this process ran nothing else: the bench runs each comparison in a child process).
+ */
+export async function sideBySide(target: SuiteStep, torchRound: TorchRound, reps: number, log: (m: string) => void, oursPeakRssMB: () => number | null = () => null): Promise<TorchSideBySide> {
   try {
-    for (let i = 0; i < target.warmups; i++) target.step();
+    for (let i = 0; i < target.warmups; i++) await target.step();
     const ours: number[] = [];
     const torch: number[] = [];
     let version = '';
+    let torchPeakKB: number | null = null;
     for (let round = 0; round < TORCH_ROUNDS; round++) {
       for (let i = 0; i < reps; i++) {
         const t0 = performance.now();
-        target.step();
+        await target.step();
         ours.push(performance.now() - t0);
       }
-      const ref = torchRound(reps);
+      const ref = torchRoundRetried(torchRound, reps, log);
       torch.push(...torchSamples(ref.step_ms, reps));
       version = ref.torch;
+      if (ref.maxrssKB !== null) torchPeakKB = Math.max(torchPeakKB ?? 0, ref.maxrssKB);
       log(`[bench] torch round ${round + 1}/${TORCH_ROUNDS} (${target.config}): ours median ${summarize(ours.slice(-reps)).medianMs.toFixed(0)} ms, torch ${ref.step_ms.median.toFixed(0)} ms`);
     }
     const o = summarize(ours);
@@ -62,6 +81,7 @@ export async function sideBySide(target: SuiteStep, torchRound: TorchRound, reps
       ratioMin: o.minMs / t.minMs,
       torchVersion: version,
       note: `${TORCH_ROUNDS} interleaved rounds of ${reps} steps each; torch with GLIBC_TUNABLES and OMP_WAIT_POLICY=PASSIVE`,
+      peakRssMB: { ours: oursPeakRssMB(), torch: torchPeakKB === null ? null : torchPeakKB / 1024 },
     };
   } catch (e) {
     const reason = e instanceof Error ? e.message : String(e);
@@ -70,28 +90,86 @@ export async function sideBySide(target: SuiteStep, torchRound: TorchRound, reps
   }
 }
 
+/** A failed torch run is run once more: lvit_step.py now and then fails a step here (binary_cross_entropy: 'all elements of input should be between 0 and 1'). */
+function torchRoundRetried(torchRound: TorchRound, reps: number, log: (m: string) => void): TorchRoundResult {
+  try {
+    return torchRound(reps);
+  } catch (e) {
+    log(`[bench] torch run failed, running it once more: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`);
+    return torchRound(reps);
+  }
+}
+
 /** The reference prints median/min/max only: keep those three as samples of its round. */
 function torchSamples(s: { median: number; min: number; max: number }, reps: number): number[] {
   return reps >= 3 ? [s.min, s.median, s.max] : [s.median];
 }
 
-/** unet_step.py: the official U-Net, base 16, batch 4 @ 128², LViT loss, Adam. */
-export const unetTorchRound: TorchRound = (reps) =>
-  runTorchReference({ arch: 'official', base: 16, res: 128, batch: 4, reps, env: { OMP_WAIT_POLICY: 'PASSIVE' } });
+/** Runs a reference script (with GLIBC_TUNABLES, as ENGINE.md measures it, and OMP_WAIT_POLICY=PASSIVE) under the peak-RSS wrapper. */
+function runTorchScript(name: string, args: string[]): TorchRoundResult {
+  const script = torchReferenceScript(name);
+  const python = '/usr/bin/python3'; // the python3 on PATH may be a shim without torch
+  const r = spawnSync(python, ['-c', PEAK_RSS_WRAPPER, script, ...args, '--threads', '2'], {
+    encoding: 'utf8',
+    timeout: 600_000,
+    env: { ...process.env, GLIBC_TUNABLES: GLIBC_TUNABLES_VALUE, OMP_WAIT_POLICY: 'PASSIVE' },
+  });
+  if (r.error) throw new Error(`cannot run ${python}: ${r.error.message}`);
+  if (r.status !== 0) {
+    const stderr = r.stderr.trim();
+    throw new Error(`${name} failed (exit ${r.status}): ${stderr.split('\n').pop()}\n${stderr.slice(-500)}`);
+  }
+  return parseTorchOutput(r.stdout);
+}
+
+/** Runs the script given as argv[1] as __main__ with the rest as its argv, then prints its peak RSS as one more JSON line. */
+const PEAK_RSS_WRAPPER =
+  "import runpy, sys, resource, json; script = sys.argv[1]; sys.argv = sys.argv[1:]; runpy.run_path(script, run_name='__main__'); " +
+  "print(json.dumps({'maxrss_kb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}), flush=True)";
+
+/** The script's JSON line (the one with step_ms) and the wrapper's `{"maxrss_kb": N}` line, from its stdout. */
+export function parseTorchOutput(stdout: string): TorchRoundResult {
+  const objects = stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const step = objects.filter((o) => typeof o.step_ms === 'object' && o.step_ms !== null).pop();
+  if (!step) throw new Error(`torch reference printed no step_ms JSON line: ${stdout.slice(-300)}`);
+  const rss = objects.filter((o) => typeof o.maxrss_kb === 'number').pop();
+  return {
+    step_ms: step.step_ms as TorchRoundResult['step_ms'],
+    torch: typeof step.torch === 'string' ? step.torch : 'unknown',
+    maxrssKB: rss ? (rss.maxrss_kb as number) : null,
+  };
+}
+
+/**
+ * shared/tools/torch-reference/<name> next to this checkout (from this file or the working directory),
+ * or in the folder of $LVIT_TORCH_REFERENCE (core's override for unet_step.py's path) where that is set.
+ */
+function torchReferenceScript(name: string): string {
+  const here = dirname(fileURLToPath(import.meta.url)); // scripts/{src,dist}/bench
+  const dirs = [join(here, '..', '..', '..', '..'), join(process.cwd(), '..'), join(process.cwd(), '..', '..')].map((root) => join(root, 'shared', 'tools', 'torch-reference'));
+  if (process.env.LVIT_TORCH_REFERENCE) dirs.unshift(dirname(process.env.LVIT_TORCH_REFERENCE));
+  const script = dirs.map((dir) => join(dir, name)).find(existsSync);
+  if (!script) throw new Error(`${name} not found under shared/tools/torch-reference/ (from ${here} or ${process.cwd()})`);
+  return script;
+}
+
+/** unet_step.py: the official U-Net (LViT loss, Adam) at `base`, batch `batch` @ `res`². */
+export function unetTorchRound(base: number, res: number, batch: number): TorchRound {
+  return (reps) => runTorchScript('unet_step.py', ['--arch', 'official', '--base', String(base), '--res', String(res), '--batch', String(batch), '--reps', String(reps)]);
+}
+
+/** lvit_step.py --model lvit: the OFFICIAL LViT network code (0.5 Dice + 0.5 BCE, Adam), batch `batch` @ `res`². */
+export function lvitTorchRound(res: number, batch: number): TorchRound {
+  return (reps) => runTorchScript('lvit_step.py', ['--model', 'lvit', '--res', String(res), '--batch', String(batch), '--reps', String(reps)]);
+}
 
 /** transunet_step.py: the official R50-ViT-B/16 (sigmoid + 0.5 Dice + 0.5 BCE, Adam) at `res`, `batch`. */
 export function transunetTorchRound(res: number, batch: number): TorchRound {
-  return (reps) => {
-    const script = ['..', join('..', '..')].map((up) => join(process.cwd(), up, 'shared', 'tools', 'torch-reference', 'transunet_step.py')).find(existsSync);
-    if (!script) throw new Error(`transunet_step.py not found under shared/tools/torch-reference/ (from ${process.cwd()})`);
-    const out = execFileSync('/usr/bin/python3', [script, '--res', String(res), '--batch', String(batch), '--reps', String(reps), '--threads', '2'], {
-      encoding: 'utf8',
-      env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' },
-      timeout: 600_000,
-    });
-    const r = JSON.parse(out.trim().split('\n').pop()!);
-    return { step_ms: r.step_ms, torch: r.torch ?? 'unknown' };
-  };
+  return (reps) => runTorchScript('transunet_step.py', ['--res', String(res), '--batch', String(batch), '--reps', String(reps)]);
 }
 
 export function torchLines(torch: TorchSideBySide): string[] {
@@ -99,5 +177,12 @@ export function torchLines(torch: TorchSideBySide): string[] {
   return [
     `  PyTorch side by side (${torch.config}; ${torch.note}; torch ${torch.torchVersion}):`,
     `    ours ${ms(torch.ours)}  torch ${ms(torch.torch)}  ratio ours/torch: median ${torch.ratioMedian.toFixed(2)}x, min ${torch.ratioMin.toFixed(2)}x`,
+    `    peak RSS: ${peakRssText(torch.peakRssMB)}`,
   ];
+}
+
+function peakRssText({ ours, torch }: TorchComparison['peakRssMB']): string {
+  const mb = (v: number | null) => (v === null ? '-' : `${v.toFixed(0)} MB`);
+  const ratio = ours !== null && torch !== null ? ` (ours/torch ${(ours / torch).toFixed(2)}x)` : '';
+  return `ours ${mb(ours)}, torch ${mb(torch)}${ratio}`;
 }
