@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { FUSED_ADAM, type FusedAdamAttrs } from '../engine/onnxruntime/kernels/adam.js';
 
 /**
  * Adam exactly as `torch.optim.Adam` (no weight decay, no amsgrad), the official optimizer:
@@ -59,6 +60,8 @@ export class Adam {
       if (!this.slots.has(name)) throw new Error(`train/optim.ts Adam.step: gradient for unknown parameter '${name}'`);
     }
     const [b1, b2] = this.betas;
+    // One pass per parameter where the backend has the fused kernel (the onnxruntime engine), else tf ops.
+    const fused = tf.getKernel(FUSED_ADAM, tf.getBackend()) !== undefined;
     tf.tidy(() => {
       for (const [name, slot] of this.slots) {
         const g = grads[name];
@@ -66,6 +69,14 @@ export class Adam {
         slot.step += 1;
         const biasCorrection1 = 1 - b1 ** slot.step;
         const biasCorrection2Sqrt = Math.sqrt(1 - b2 ** slot.step);
+        if (fused) {
+          const attrs: FusedAdamAttrs = { beta1: b1, beta2: b2, stepSize: this.lr / biasCorrection1, biasCorrection2Sqrt, eps: this.eps };
+          const [p, m, v] = tf.engine().runKernel(FUSED_ADAM, { param: slot.param, m: slot.m, v: slot.v, grad: g }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+          slot.m.assign(m);
+          slot.v.assign(v);
+          slot.param.assign(p);
+          continue;
+        }
         const m = tf.add(tf.mul(slot.m, b1), tf.mul(g, 1 - b1));
         const v = tf.add(tf.mul(slot.v, b2), tf.mul(tf.mul(g, g), 1 - b2));
         slot.m.assign(m);

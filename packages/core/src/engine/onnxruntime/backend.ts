@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { BufferPool, PooledArray } from './buffer-pool.js';
-import { DeferredProgram, type KernelBuild, type ValueSpec } from './deferred.js';
+import { DeferredProgram, PROGRAM_KEY_MARK, type KernelBuild, type ValueSpec } from './deferred.js';
 import { setOrtKernelThresholds, type thresholds as Thresholds } from './kernels/util.js';
 import { setNchwcEnabled } from './kernels/nhwc-conv.js';
 import { GraphBuilder } from './onnx-graph.js';
@@ -41,6 +41,8 @@ export class OnnxruntimeBackend extends MathBackendCPU {
   private readonly specs = new Map<string, ValueSpec[] | null>();
   /** Arrays of disposed tensors, held back from the pool while a recorded program may still read them. */
   private postponed: [PooledArray, object][] = [];
+  private profilePrefix: string | null = null;
+  private readonly profiled = new Set<string>();
   /** Recorded outputs of programs that failed to run, with the error (their values never come). */
   private readonly failed = new WeakMap<object, string>();
   /** The kernel running now (register.ts sets it): what a flush is booked against. */
@@ -174,7 +176,7 @@ export class OnnxruntimeBackend extends MathBackendCPU {
     try {
       const done = program.finish((id) => this.data.has(id));
       if (done.outputs.length === 0) return;
-      const session = this.sessions.get(done.key) ?? this.createSession(DEFERRED_GRAPH, done.key, done.write);
+      const session = this.sessions.get(done.key) ?? this.createProgramSession(done.key, done.write);
       const feeds: Record<string, OrtFeed> = {};
       done.feeds.forEach((e, i) => (feeds[`i${i}`] = { dims: e.shape, type: ORT_TYPE[e.dtype]!, location: 'cpu', data: e.values }));
       const results = session.run(feeds, this.alloc);
@@ -195,26 +197,69 @@ export class OnnxruntimeBackend extends MathBackendCPU {
     }
   }
 
+  /** A recorded program's session: the options of every session, plus the profiler while `profilePrograms` is on. */
+  private createProgramSession(key: string, write: KernelBuild): OrtSession {
+    const opts = { ...this.ortOptions, ...PROGRAM_SESSION, ...(this.profilePrefix ? { profileFilePrefix: this.profilePrefix } : {}) };
+    const session = this.createSession(DEFERRED_GRAPH, key, write, false, opts);
+    if (this.profilePrefix) this.profiled.add(key);
+    return session;
+  }
+
+  /**
+   * ORT's per-node profiler for recorded programs: from now on each program compiles a profiled
+   * session (files `<prefix>_*.json`; node names say which tfjs kernel wrote them). Cached program
+   * sessions are dropped so that the next step is profiled too.
+   */
+  startProgramProfiling(prefix: string): void {
+    this.flush('(profiling started)');
+    this.profilePrefix = prefix;
+    for (const key of [...this.sessions.keys()]) if (key.includes(PROGRAM_KEY_MARK)) this.dropSession(key);
+  }
+
+  /** Ends the profiling; returns the files written. Profiled sessions are dropped (they would keep recording). */
+  endProgramProfiling(): string[] {
+    this.flush('(profiling ended)');
+    const files: string[] = [];
+    for (const key of this.profiled) {
+      const session = this.sessions.get(key);
+      if (session) files.push(session.endProfiling());
+      this.dropSession(key);
+    }
+    this.profiled.clear();
+    this.profilePrefix = null;
+    return files;
+  }
+
+  private dropSession(key: string): void {
+    this.sessions.get(key)?.dispose();
+    this.sessions.delete(key);
+  }
+
   /** Whether a graph's outputs stay on the GPU: webgpu EP, `gpuBufferOutputs`, float32 outputs only. */
   private keepsOnGpu(g: GraphBuilder): boolean {
     const o = this.ortOptions;
     return o.executionProvider === 'webgpu' && o.gpuBufferOutputs === true && g.outputTypes.every((t) => t === 'float32');
   }
 
-  private createSession(kernel: string, key: string, build: (g: GraphBuilder) => void, cpuOutputs = false): OrtSession {
+  private createSession(kernel: string, key: string, build: (g: GraphBuilder) => void, cpuOutputs = false, opts: OrtSessionOptions = this.ortOptions): OrtSession {
     const t0 = performance.now();
     const g = new GraphBuilder();
     build(g);
-    const session = new OrtSession(g.toBytes(), this.ortOptions, g.numOutputs, g.outputShapes, !cpuOutputs && this.keepsOnGpu(g));
+    const session = new OrtSession(g.toBytes(), opts, g.numOutputs, g.outputShapes, !cpuOutputs && this.keepsOnGpu(g));
     if (this.sessions.size >= this.maxSessions) {
       // Shapes keep changing (e.g. evaluation at many sizes): drop the oldest sessions.
-      const oldest = this.sessions.keys().next().value as string;
-      this.sessions.get(oldest)!.dispose();
-      this.sessions.delete(oldest);
+      this.dropSession(this.sessions.keys().next().value as string);
     }
     this.sessions.set(key, session);
     recordSessionCreate(kernel, performance.now() - t0);
     return session;
+  }
+
+  /** Wraps an array from `pool.acquire` as a tensor of this backend (a JS kernel's output; recycled when disposed). */
+  adoptArray(values: PooledArray, shape: number[], dtype: tf.DataType): tf.TensorInfo {
+    const info = this.makeTensorInfo(shape, dtype, values);
+    this.pool.own(values, info.dataId);
+    return info;
   }
 
   /** Wraps an ORT output (array, or GPU buffer) as a tensor of this backend (no copy). */
@@ -227,9 +272,7 @@ export class OnnxruntimeBackend extends MathBackendCPU {
       this.onGpu.set(info.dataId, r);
       return info;
     }
-    const info = this.makeTensorInfo(shape, dtype, r.data as PooledArray);
-    this.pool.own(r.data as PooledArray, info.dataId);
-    return info;
+    return this.adoptArray(r.data as PooledArray, shape, dtype);
   }
 
   /** Before a cpu kernel runs: inputs that live on the GPU get their CPU arrays. */
@@ -309,6 +352,8 @@ export class OnnxruntimeBackend extends MathBackendCPU {
 /** Kernels recorded before a flush is forced (a loop that never reads would otherwise grow one graph forever). */
 const MAX_DEFERRED_KERNELS = 50_000;
 const DEFERRED_GRAPH = '(deferred graph)';
+/** A recorded program is most of a step in one session: its workers may spin between its nodes. */
+const PROGRAM_SESSION: Partial<OrtSessionOptions> = { spinning: process.env.LVIT_ORT_SPIN === '1', cpuMemArena: process.env.LVIT_ORT_ARENA === '1' };
 
 const ORT_TYPE: Partial<Record<tf.DataType, OrtFeed['type']>> = { float32: 'float32', int32: 'int32', bool: 'bool' };
 const TF_DTYPE: Record<string, tf.DataType | undefined> = { float32: 'float32', int32: 'int32', bool: 'bool' };

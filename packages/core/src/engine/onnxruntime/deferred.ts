@@ -17,6 +17,9 @@ import type { OrtTypedArray } from './ort-binding.js';
  * alive. A training step repeats the same structure, so its graph compiles once and is reused.
  */
 
+/** Separates a program key's kernels from its alive-output list; no kernel key contains it. */
+export const PROGRAM_KEY_MARK = '\n=> ';
+
 export type KernelBuild = (g: GraphBuilder) => void;
 
 export interface ValueSpec {
@@ -131,7 +134,7 @@ export class DeferredProgram {
   finish(alive: (dataId: object) => boolean): FinishedProgram {
     const live: number[] = [];
     for (let i = 0; i < this.ids.length; i++) if (alive(this.ids[i])) live.push(i);
-    const key = `${this.signature.join('\n')}\n=> ${live.join(',')}`;
+    const key = `${this.signature.join('\n')}${PROGRAM_KEY_MARK}${live.join(',')}`;
     const records = this.records;
     const ext = this.ext;
     const specs = this.specs;
@@ -144,7 +147,7 @@ export class DeferredProgram {
         return sameShape(base.shape, r.shape) ? cast : g.op('Reshape', [cast, g.int64(r.shape)]);
       };
       for (const rec of records) {
-        const names = g.inline(rec.build, rec.inputs.map(valueOf));
+        const names = g.inline(rec.build, rec.inputs.map(valueOf), rec.kernel);
         if (names.length !== rec.outputs.length) {
           throw new Error(`onnxruntime/deferred.ts: kernel ${rec.kernel} wrote ${names.length} outputs, ${rec.outputs.length} were expected`);
         }

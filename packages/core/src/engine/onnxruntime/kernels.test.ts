@@ -436,6 +436,15 @@ describe('layout', () => {
     check('Unpack', { value: x }, { axis: 0 }, true);
     x.dispose();
   });
+  it('Pack (tf.stack) along a new leading, middle and last axis; one input; tiny stays in cpu', () => {
+    const xs = [rand([4, 32, 48]), rand([4, 32, 48]), rand([4, 32, 48])];
+    check('Pack', xs, { axis: 0 }, true);
+    check('Pack', xs, { axis: 2 }, true);
+    check('Pack', xs, { axis: -1 }, true);
+    check('Pack', [xs[0]], { axis: 1 }, true);
+    check('Pack', [rand([3]), rand([3])], { axis: 0 }, false);
+    tf.dispose(xs);
+  });
   it('with cpuViews off (the model exporter), contiguous Slice / SplitV / Concat run in ORT too', () => {
     const previous = setOrtKernelThresholds({ cpuViews: false });
     try {

@@ -52,7 +52,7 @@ export class GraphBuilder {
   readonly outputTypes: OnnxDtype[] = [];
   private counter = 0;
   /** While `inline()` runs a kernel's build: the values its inputs stand for, and its outputs. */
-  private inlined: { inputs: readonly string[]; used: number; outputs: string[] } | null = null;
+  private inlined: { inputs: readonly string[]; used: number; outputs: string[]; label?: string } | null = null;
 
   /** Declares the next graph input (i0, i1, ...) and returns its name. */
   input(dtype: OnnxDtype, shape: readonly number[]): string {
@@ -71,7 +71,10 @@ export class GraphBuilder {
   ops(opType: string, inputs: string[], attrs: Attrs = {}, numOutputs = 1, domain = ''): string[] {
     const outputs = Array.from({ length: numOutputs }, () => `t${this.counter++}`);
     const attribute_ = Object.entries(attrs).map(([k, v]) => attribute(k, v));
-    this.nodes.push({ opType, input: inputs, output: outputs, attribute: attribute_, domain });
+    const node: O.INodeProto = { opType, input: inputs, output: outputs, attribute: attribute_, domain };
+    // Named after the kernel that wrote it, so ORT's profile of a big graph says whose time it is.
+    if (this.inlined?.label) node.name = `${this.inlined.label}#${this.nodes.length}`;
+    this.nodes.push(node);
     return outputs;
   }
 
@@ -132,9 +135,9 @@ export class GraphBuilder {
    * Runs a kernel's `build` inside this graph: its `input()` calls return `inputs` in order instead
    * of declaring graph inputs, and its `output()` values are returned instead of becoming outputs.
    */
-  inline(build: (g: GraphBuilder) => void, inputs: readonly string[]): string[] {
+  inline(build: (g: GraphBuilder) => void, inputs: readonly string[], label?: string): string[] {
     if (this.inlined) throw new Error('onnx-graph.ts inline: kernels do not nest');
-    this.inlined = { inputs, used: 0, outputs: [] };
+    this.inlined = { inputs, used: 0, outputs: [], label };
     try {
       build(this);
       if (this.inlined.used !== inputs.length) {

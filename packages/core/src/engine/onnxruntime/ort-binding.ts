@@ -49,6 +49,7 @@ interface NativeSession {
   loadModel(buffer: ArrayBufferLike, byteOffset: number, byteLength: number, options: object): void;
   run(feeds: Record<string, OrtFeed | OrtGpuFeed>, fetches: Record<string, null>, runOptions: object): Record<string, OrtResult>;
   dispose(): void;
+  endProfiling(): string;
   readonly inputMetadata?: { name: string; type: number; shape: number[] }[];
   readonly outputMetadata?: { name: string; type: number; shape: number[] }[];
 }
@@ -69,6 +70,10 @@ export interface OrtSessionOptions {
    * Wired, not yet measured on a GPU.
    */
   gpuBufferOutputs?: boolean;
+  /** Intra-op workers spin between ops (off by default: hundreds of small sessions would steal each other's cores). */
+  spinning?: boolean;
+  /** ORT's per-node profiler writes `<prefix>_<date>.json` (ended by `OrtSession.endProfiling`). */
+  profileFilePrefix?: string;
 }
 
 let loaded: NativeBinding | null = null;
@@ -124,7 +129,8 @@ export function nativeOptions(opts: OrtSessionOptions, gpuOutputs = false): obje
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
     enableCpuMemArena: opts.cpuMemArena ?? false,
-    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+    ...(opts.profileFilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profileFilePrefix } : {}),
+    extra: { session: { intra_op: { allow_spinning: opts.spinning ? '1' : '0' }, inter_op: { allow_spinning: '0' } } },
   };
 }
 
@@ -177,6 +183,11 @@ export class OrtSession {
   /** Output shapes and types known before running (declared or inferred), or null. */
   outputSpecs(): { dims: number[]; type: OrtDataType }[] | null {
     return this.outputs?.map((o) => ({ dims: [...o.dims], type: o.type })) ?? null;
+  }
+
+  /** Ends ORT's profiler (sessions created with `profileFilePrefix`); returns the file it wrote. */
+  endProfiling(): string {
+    return this.native.endProfiling();
   }
 
   dispose(): void {

@@ -4,6 +4,7 @@ import { injectScaledOutput } from '../kernels/faulty-kernel.test-util.js';
 import { onnxruntimeStats, registerOnnxruntimeBackend, resetOnnxruntimeStats } from './index.js';
 import { FUSED_GRADIENT_KERNELS } from './fused-gradients.js';
 import { gradientSelfTest } from './self-test.js';
+import { FUSED_ADAM } from './kernels/adam.js';
 import { OnnxruntimeBackend } from './backend.js';
 
 describe('registerOnnxruntimeBackend', () => {
@@ -17,7 +18,7 @@ describe('registerOnnxruntimeBackend', () => {
     const ortKernels = tf.getKernelsForBackend('onnxruntime').map((k) => k.kernelName).sort();
     // Every cpu kernel, plus the fused-gradient kernels that exist only on this backend.
     expect(ortKernels.filter((k) => !k.startsWith('_Ort'))).toEqual(cpuKernels);
-    expect(ortKernels.filter((k) => k.startsWith('_Ort')).sort()).toEqual(FUSED_GRADIENT_KERNELS.map((k) => k.kernelName).sort());
+    expect(ortKernels.filter((k) => k.startsWith('_Ort')).sort()).toEqual([...FUSED_GRADIENT_KERNELS.map((k) => k.kernelName), FUSED_ADAM].sort());
   });
 
   // Forward and backward kernels of the self-test's step (the batch norm's included).

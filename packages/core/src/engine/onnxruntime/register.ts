@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { OnnxruntimeBackend } from './backend.js';
+import { FUSED_ADAM, fusedAdamKernel } from './kernels/adam.js';
 import { batchNormKernels } from './kernels/batch-norm.js';
 import { conv2dKernels } from './kernels/conv2d.js';
 import { conv2dBackpropFilterKernels } from './kernels/conv2d-backprop-filter.js';
@@ -85,6 +86,8 @@ export function registerOnnxruntimeKernels(): void {
     const kernelFunc = o ? withOrt(cfg.kernelName, o, cfg.kernelFunc) : timedCpu(cfg.kernelName, cfg.kernelFunc);
     tf.registerKernel({ ...cfg, backendName: BACKEND_NAME, kernelFunc });
   }
+  const adam = fusedAdamKernel.kernelFunc;
+  tf.registerKernel({ ...fusedAdamKernel, kernelFunc: (args) => timed(FUSED_ADAM, args, () => ({ out: adam(args) as tf.TensorInfo[], fallback: false })) });
   const orphans = ORT_KERNELS.filter((k) => !cpuNames.has(k.kernelName)).map((k) => k.kernelName);
   if (orphans.length) throw new Error(`onnxruntime/register.ts: no cpu kernel to fall back to for ${orphans.join(', ')}`);
   kernelsRegistered = true;

@@ -4,7 +4,7 @@ import { thresholds, OrtKernel, OrtKernelArgs, sig, sigs, sizeOf } from './util.
 
 /**
  * Data-movement kernels whose cpu versions walk TensorBuffer.get() per element: Transpose, Tile,
- * Concat, SplitV (the channel-concat gradient), strided Slice, Unpack, PadV2; and Softmax. float32 only;
+ * Concat, SplitV (the channel-concat gradient), strided Slice, Pack, Unpack, PadV2; and Softmax. float32 only;
  * contiguous slices stay in the cpu kernel, which returns a view for free.
  */
 
@@ -70,6 +70,22 @@ function runSlice(args: OrtKernelArgs): tf.TensorInfo | null {
 }
 
 /** tf.unstack: one Split along the axis, each piece squeezed. */
+/** tf.stack: Unsqueeze each input at the axis, then Concat (one input: Unsqueeze alone). */
+function runPack(args: OrtKernelArgs): tf.TensorInfo | null {
+  const list = (Array.isArray(args.inputs) ? args.inputs : Object.values(args.inputs)) as tf.TensorInfo[];
+  if (list.length === 0 || list.some((t) => t.dtype !== 'float32')) return null;
+  const shape = list[0].shape;
+  if (list.length * sizeOf(shape) < thresholds.elements) return null;
+  const axis = tf.util.parseAxisParam(args.attrs.axis as number, [...shape, list.length])[0];
+  const outShape = [...shape.slice(0, axis), list.length, ...shape.slice(axis)];
+  const key = `Pack:${sigs(list)}${axis}`;
+  const build = (g: GraphBuilder) => {
+    const pieces = list.map((t) => g.op('Unsqueeze', [g.input('float32', t.shape), g.int64([axis])]));
+    g.output(pieces.length === 1 ? pieces[0] : g.op('Concat', pieces, { axis: { i: axis } }), 'float32', outShape);
+  };
+  return args.backend.runGraph('Pack', key, build, list)[0];
+}
+
 function runUnpack(args: OrtKernelArgs): tf.TensorInfo[] | null {
   const x = args.inputs.value;
   if (x.dtype !== 'float32' || sizeOf(x.shape) < thresholds.elements) return null;
@@ -113,6 +129,7 @@ export const layoutKernels: OrtKernel[] = [
   { kernelName: 'Concat', run: runConcat },
   { kernelName: 'SplitV', run: runSplitV },
   { kernelName: 'Slice', run: runSlice },
+  { kernelName: 'Pack', run: runPack },
   { kernelName: 'Unpack', run: runUnpack },
   { kernelName: 'PadV2', run: runPad },
   { kernelName: 'Softmax', run: runSoftmax },

@@ -1,0 +1,59 @@
+import { readFileSync } from 'node:fs';
+
+/**
+ * Reads a profile ORT wrote (`OrtSessionOptions.profileFilePrefix`, Chrome trace JSON) and sums the
+ * node time of each run by the tfjs kernel that wrote the node (recorded programs name their nodes
+ * `<kernel>#<n>`, deferred.ts) and by ONNX op type. Nodes ORT's optimiser fused or inserted keep a
+ * name derived from one of the originals, or none (booked as '(ORT-inserted)').
+ */
+export interface ProgramProfile {
+  /** Program runs in the file. */
+  runs: number;
+  /** Wall time of the runs, ms (model_run events). */
+  runMs: number;
+  byKernel: ProfileRow[];
+  byOp: ProfileRow[];
+}
+
+export interface ProfileRow {
+  name: string;
+  /** Per run, ms. */
+  ms: number;
+  /** Nodes per run. */
+  nodes: number;
+}
+
+interface TraceEvent {
+  cat?: string;
+  name?: string;
+  dur?: number;
+  args?: { op_name?: string };
+}
+
+export function summarizeOrtProfile(file: string): ProgramProfile {
+  let events: TraceEvent[];
+  try {
+    events = JSON.parse(readFileSync(file, 'utf8')) as TraceEvent[];
+  } catch (e) {
+    throw new Error(`engine/onnxruntime/ort-profile.ts: ${file} is not an ORT profile (${(e as Error).message})`);
+  }
+  const runs = events.filter((e) => e.cat === 'Session' && e.name === 'model_run');
+  const n = Math.max(1, runs.length);
+  const byKernel = new Map<string, ProfileRow>();
+  const byOp = new Map<string, ProfileRow>();
+  const add = (m: Map<string, ProfileRow>, name: string, us: number) => {
+    const row = m.get(name) ?? { name, ms: 0, nodes: 0 };
+    row.ms += us / 1000 / n;
+    row.nodes += 1 / n;
+    m.set(name, row);
+  };
+  for (const e of events) {
+    if (e.cat !== 'Node' || !e.name?.endsWith('_kernel_time')) continue;
+    const node = e.name.slice(0, -'_kernel_time'.length);
+    const hash = node.indexOf('#');
+    add(byKernel, hash > 0 ? node.slice(0, hash) : '(ORT-inserted)', e.dur ?? 0);
+    add(byOp, e.args?.op_name ?? '?', e.dur ?? 0);
+  }
+  const sorted = (m: Map<string, ProfileRow>) => [...m.values()].sort((a, b) => b.ms - a.ms);
+  return { runs: runs.length, runMs: runs.reduce((a, e) => a + (e.dur ?? 0), 0) / 1000 / n, byKernel: sorted(byKernel), byOp: sorted(byOp) };
+}
