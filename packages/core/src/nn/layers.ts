@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../rng.js';
+import { batchNormTrain } from './batch-norm-train.js';
 import { ForwardContext, Module, normalTensor, uniformTensor } from './module.js';
 
 /**
@@ -155,8 +156,7 @@ export class BatchNorm extends Module {
     if (!ctx.training) {
       return tf.batchNorm(x, this.runningMean, this.runningVar, this.beta, this.gamma, this.eps) as T;
     }
-    const axes = x.shape.slice(0, -1).map((_, i) => i);
-    const { mean, variance } = tf.moments(x, axes);
+    const { y, mean, variance } = batchNormTrain(x, this.gamma as tf.Tensor1D, this.beta as tf.Tensor1D, this.eps);
     const n = x.size / this.channels;
     // The running-statistics update is outside the loss, so no gradient flows through it.
     tf.tidy(() => {
@@ -165,7 +165,8 @@ export class BatchNorm extends Module {
       this.runningMean.assign(tf.add(tf.mul(this.runningMean, 1 - m), tf.mul(mean, m)));
       this.runningVar.assign(tf.add(tf.mul(this.runningVar, 1 - m), tf.mul(unbiased, m)));
     });
-    return tf.batchNorm(x, mean, variance, this.beta, this.gamma, this.eps) as T;
+    tf.dispose([mean, variance]);
+    return y;
   }
 }
 

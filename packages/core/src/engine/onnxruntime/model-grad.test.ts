@@ -23,11 +23,17 @@ import { setOrtKernelThresholds, thresholds } from './kernels/util.js';
  * by one float32 rounding moves them by up to 6.6e-4 relative (baselines UNet inc.norm.weight), while
  * well-conditioned ones move by < 1e-5. So each tensor's bound is ULP_FACTOR x that measured sensitivity plus NOISE_FLOOR,
  * 10x the spread that merely reordering the sums gives (cpu, batch reversed: <= 9.4e-7).
- * Measured: ORT errors up to 3.5e-4 (16x16 U-Net ups.0.weight, sensitivity 6.1e-4), worst
- * error/bound 0.51 (LViT); a 1 % Conv2DBackpropFilter error gives 590x the bound.
+ * Measured: ORT errors up to 3.5e-4 (16x16 U-Net ups.0.weight, sensitivity 6.1e-4); a 1 %
+ * Conv2DBackpropFilter error gives ~150x the bound.
+ * ULP_FACTOR was 4 until batch norm's backward became the closed form (nn/batch-norm-train.ts): its
+ * reductions round differently on the two backends, and LViT's PLAM bottleneck weight (sums that
+ * cancel) then differed by 2.45x the old bound (0.61x this one). Against torch's float64 gradient
+ * (lvit-parity.test.ts's bound) both backends stay well inside on that tensor (cpu worst tensor 0.12
+ * of it; onnxruntime: not among its 8 worst, which start at 0.14), so the cpu-sensitivity bound, not
+ * either backend, was too tight there.
  */
 
-const ULP_FACTOR = 4;
+const ULP_FACTOR = 16;
 const NOISE_FLOOR = 1e-5;
 const defaults = { ...thresholds };
 
@@ -134,7 +140,8 @@ describe('U-Net-shaped net from core blocks (ConvBatchNorm, DownBlock, ConvTrans
     const { stats, params } = result;
     expect(params).toBe(new BenchUNet(4, new Rng(11)).namedParameters().length);
     const ortKernels = new Set(stats.filter((s) => !s.fallback).map((s) => s.kernel));
-    for (const k of ['FusedConv2D', 'Conv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'FusedBatchNorm', 'MaxPool', 'MaxPoolGrad', 'Concat', 'SplitV', 'Sum', 'Mean', 'Multiply']) {
+    // Train-mode batch norm is nn/batch-norm-train.ts's closed form (Mean, Sub, Square, Rsqrt, Sum, ...), not FusedBatchNorm.
+    for (const k of ['FusedConv2D', 'Conv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Rsqrt', 'MaxPool', 'MaxPoolGrad', 'Concat', 'SplitV', 'Sum', 'Mean', 'Multiply']) {
       expect(ortKernels.has(k), `${k} ran in ORT`).toBe(true);
     }
     expectWithinBound(result);
