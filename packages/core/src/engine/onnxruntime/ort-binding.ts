@@ -70,8 +70,6 @@ export interface OrtSessionOptions {
    * Wired, not yet measured on a GPU.
    */
   gpuBufferOutputs?: boolean;
-  /** Intra-op workers spin between ops (off by default: hundreds of small sessions would steal each other's cores). */
-  spinning?: boolean;
   /** ORT's per-node profiler writes `<prefix>_<date>.json` (ended by `OrtSession.endProfiling`). */
   profileFilePrefix?: string;
 }
@@ -130,7 +128,7 @@ export function nativeOptions(opts: OrtSessionOptions, gpuOutputs = false): obje
     executionMode: 'sequential',
     enableCpuMemArena: opts.cpuMemArena ?? false,
     ...(opts.profileFilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profileFilePrefix } : {}),
-    extra: { session: { intra_op: { allow_spinning: opts.spinning ? '1' : '0' }, inter_op: { allow_spinning: '0' } } },
+    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
   };
 }
 
