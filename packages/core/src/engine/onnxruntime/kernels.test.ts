@@ -6,6 +6,9 @@ import { registerOnnxruntimeBackend } from './index.js';
 import { nchwcBlockSize } from './kernels/nhwc-conv.js';
 import { onnxruntimeStats } from './stats.js';
 import { setOrtKernelThresholds } from './kernels/util.js';
+import { convInfo, naiveConv2DBackpropFilter, relativeMaxError, seededValues } from '../kernels/reference.js';
+
+type Shape4 = [number, number, number, number];
 
 /**
  * Every ORT kernel against the cpu backend's kernel for the same kernel name, run on the same
@@ -188,7 +191,7 @@ describe('Conv2DBackpropFilter', () => {
     [[1, 12, 12, 4], [5, 5, 4, 3], 3, 'same'],
     [[2, 8, 8, 16], [1, 1, 16, 8], 1, 'same'],
     [[1, 8, 8, 3], [3, 3, 3, 4], 1, [[0, 0], [0, 2], [1, 0], [0, 0]]],
-    [[1, 256, 256, 2], [3, 3, 2, 3], 1, 'same'], // B*H*W >= 65536: reduction split into batched pieces
+    [[1, 256, 256, 2], [3, 3, 2, 3], 1, 'same'], // B*H*W >= 65536: reduction split into 16 batched pieces
   ];
   for (const [xShape, wShape, s, pad] of cases) {
     it(`x ${xShape} w ${wShape} s${s} ${JSON.stringify(pad)}`, () => {
@@ -197,6 +200,28 @@ describe('Conv2DBackpropFilter', () => {
       const dy = rand([xShape[0], info.outHeight, info.outWidth, wShape[3]]);
       check('Conv2DBackpropFilter', { x, dy }, { strides: s, pad: pad as 'same', dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: wShape }, true, 1e-4);
       tf.dispose([x, dy]);
+    });
+  }
+});
+
+describe('Conv2DBackpropFilter, reduction split over the threads (against a float64 reference)', () => {
+  // The stock cpu kernel takes minutes at these sizes; engine/kernels/reference.ts loops in float64.
+  const cases: [number[], number[], string][] = [
+    [[1, 128, 128, 33], [3, 3, 33, 32], 'Cin*Cout 1056: 4 pieces of 4096 rows'],
+    [[1, 64, 128, 65], [1, 1, 65, 64], 'Cin*Cout 4160: 2 pieces'],
+  ];
+  for (const [xShape, wShape, what] of cases) {
+    it(`x ${xShape} w ${wShape} (${what})`, () => {
+      const info = convInfo(xShape as Shape4, wShape as Shape4, 1, 'same');
+      const xs = seededValues(xShape.reduce((a, b) => a * b), 1);
+      const dys = seededValues(info.outHeight * info.outWidth * xShape[0] * wShape[3], 2);
+      const got = tf.tidy(() => {
+        const x = tf.tensor4d(xs, xShape as Shape4);
+        const dy = tf.tensor4d(dys, [xShape[0], info.outHeight, info.outWidth, wShape[3]]);
+        return tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: wShape }) as tf.Tensor;
+      });
+      expect(relativeMaxError(got.dataSync(), naiveConv2DBackpropFilter(xs, dys, info))).toBeLessThan(1e-5);
+      got.dispose();
     });
   }
 });

@@ -49,7 +49,7 @@ function buildTaps(g: GraphBuilder, xShape: number[], dyShape: number[], info: t
         ? xp
         : g.op('Slice', [xp, g.int64([i, j]), g.int64([i + sh * (oh - 1) + 1, j + sw * (ow - 1) + 1]), g.int64([1, 2]), g.int64([sh, sw])]);
       if (chunks > 1) {
-        // K split into `chunks` batched products, summed: MLAS cannot split one GEMM with tiny M, N.
+        // K split into `chunks` batched products, summed: MLAS does not split one GEMM with small M, N over its threads.
         const xs = g.op('Transpose', [g.op('Reshape', [slice, g.int64([chunks, n / chunks, cin])])], { perm: { ints: [0, 2, 1] } });
         taps.push(g.op('ReduceSum', [g.op('MatMul', [xs, dy2]), g.int64([0])], { keepdims: { i: 0 } }));
       } else {
@@ -63,12 +63,17 @@ function buildTaps(g: GraphBuilder, xShape: number[], dyShape: number[], info: t
 }
 
 /**
- * How many batched pieces to cut the reduction (B*OH*OW) into. One GEMM with Cin x Cout <= 32 x 32
- * and a huge K keeps one MLAS thread busy; measured (2 threads, [4,128,128,32] -> 16): 16 pieces
- * 11-17 ms vs 20-30 ms, [4,128,128,16] -> 16: 6.6 vs 7.9 ms; no gain at 64x64 and smaller.
+ * How many batched pieces to cut the reduction (B*OH*OW) into. One GEMM with a small Cin x Cout and
+ * a huge K keeps MLAS's second thread mostly idle; a batched MatMul over K pieces (then a ReduceSum)
+ * uses both. Measured in one ORT graph, 2 threads, 3x3 taps (ms; pieces 1 / 2 / 4 / 16):
+ * [2,224,224,64] -> 64: 117-134 / 105 / 94 / 94; [2,112,112,128] -> 128: 55 / 46 / 49 / 49;
+ * [2,56,56,256] -> 256: 40.5 / 41.3 / 41.6 / 41.7; [4,128,128,16] -> 16: 11.1 / 8.9 / 8.6 / 9.3
+ * (earlier, eagerly: [4,128,128,32] -> 16 with 16 pieces 11-17 vs 20-30). Pieces stay >= 4096 rows.
  */
 function splitCount(n: number, cin: number, cout: number): number {
-  if (n >= 65536 && cin * cout <= 1024 && n % 16 === 0) return 16;
+  const channels = cin * cout;
+  const wanted = channels <= 1024 ? 16 : channels <= 4096 ? 4 : channels <= 16384 ? 2 : 1;
+  for (let pieces = wanted; pieces > 1; pieces /= 2) if (n % pieces === 0 && n / pieces >= 4096) return pieces;
   return 1;
 }
 
