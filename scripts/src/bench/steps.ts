@@ -3,7 +3,7 @@
  * LViT-T steps run in a child process (`bench.js --child-step`, also used by scripts/src/gpu).
  */
 import * as tf from '@tensorflow/tfjs';
-import { initBackend, wasmHeapBytes, writeJsonAtomic } from '@lvit-bench/core';
+import { initBackend, profileRecordedStep, wasmHeapBytes, writeJsonAtomic } from '@lvit-bench/core';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -67,6 +67,13 @@ export async function profileForward(target: StepTarget, withStep: boolean): Pro
   const macs = fwd.kernels.reduce((s, k) => s + kernelMacs(k as unknown as Parameters<typeof kernelMacs>[0]), 0);
   const result: ProfileResult = { forwardGflop: (2 * macs) / 1e9 };
   if (withStep) {
+    // On the onnxruntime engine a step is one recorded program: profile inside it (per tfjs kernel that wrote its nodes).
+    const program = await profileRecordedStep(() => target.step());
+    if (program) {
+      const total = program.byKernel.reduce((a, r) => a + r.ms, 0);
+      result.topKernels = program.byKernel.slice(0, 10).map((r) => ({ kernel: r.name, ms: r.ms, share: r.ms / total }));
+      return result;
+    }
     const prof = await tf.profile(async () => {
       await target.step();
       return tf.scalar(0);

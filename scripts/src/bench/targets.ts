@@ -22,10 +22,15 @@ export interface StepTarget {
 }
 
 export function randomBatch(batch: number, size: number, seed: number): { images: tf.Tensor4D; masks: tf.Tensor4D } {
-  return tf.tidy(() => ({
+  const made = tf.tidy(() => ({
     images: tf.randomUniform([batch, size, size, 3], 0, 1, 'float32', seed) as tf.Tensor4D,
     masks: tf.cast(tf.greater(tf.randomUniform([batch, size, size, 1], 0, 1, 'float32', seed + 1), 0.5), 'float32') as tf.Tensor4D,
   }));
+  // Computed now, as a loaded batch is: on the onnxruntime engine an unread value would join the first
+  // step's recorded program, so that step would compile a graph no later step uses.
+  made.images.dataSync();
+  made.masks.dataSync();
+  return made;
 }
 
 /** `asyncRead`: the loss is read with `await data()` (trainStepAsync), so backends without sync reads work. */

@@ -18,6 +18,9 @@ export { loadWasmBackend, unloadWasmBackend, wasmHeapBytes, wasmModule, WASM_MAX
 export {
   onnxruntimeStats,
   probeOrtWebgpu,
+  profileRecordedStep,
+  summarizeOrtProfile,
+  type ProgramProfile,
   ONNXRUNTIME_BACKEND_NAME,
   registerOnnxruntimeBackend,
   resetOnnxruntimeStats,

@@ -3,9 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OnnxruntimeBackend } from './backend.js';
 import { Rng } from '../../rng.js';
 import { BenchUNet, createBenchStep, lvitLoss } from './bench-unet.js';
-import { registerOnnxruntimeBackend } from './index.js';
+import { profileRecordedStep, registerOnnxruntimeBackend } from './index.js';
 import type { GraphBuilder } from './onnx-graph.js';
-import { onnxruntimeStats, resetOnnxruntimeStats } from './stats.js';
+import { DEFERRED_RUN, onnxruntimeStats, resetOnnxruntimeStats } from './stats.js';
 
 /**
  * The deferred executor (deferred.ts): recorded kernels run as one graph on the first read, with
@@ -30,7 +30,7 @@ function calls(prefix: string): number {
     .reduce((a, s) => a + s.calls, 0);
 }
 
-const RUN = '(deferred graph run)';
+const RUN = DEFERRED_RUN;
 
 function ramp(n: number, scale = 1): Float32Array {
   return Float32Array.from({ length: n }, (_, i) => ((i % 7) - 3) * scale);
@@ -146,6 +146,26 @@ describe('deferred execution', () => {
       // float32 reassociation inside ORT's optimised graph only (model-grad.test.ts bounds both against the cpu backend).
       expect(maxDiff, `gradient ${i}`).toBeLessThanOrEqual(1e-4 * maxAbs + 1e-7);
     });
+  });
+});
+
+describe('profileRecordedStep', () => {
+  it("books a recorded step's ORT node time by the tfjs kernel that wrote each node; null when nothing is recorded", async () => {
+    backend.setDeferred(true);
+    const s = createBenchStep({ base: 4, batch: 2, res: 32, seed: 4 });
+    try {
+      s.step();
+      const profile = await profileRecordedStep(() => s.step());
+      expect(profile!.runs).toBeGreaterThanOrEqual(1);
+      const kernels = new Map(profile!.byKernel.map((r) => [r.name, r]));
+      for (const k of ['FusedConv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad']) expect(kernels.get(k)?.ms, k).toBeGreaterThan(0);
+      expect(profile!.byOp.some((r) => r.name === 'Gemm' || r.name === 'MatMul')).toBe(true);
+      backend.setDeferred(false);
+      expect(await profileRecordedStep(() => s.step())).toBeNull();
+    } finally {
+      backend.setDeferred(true);
+      s.dispose();
+    }
   });
 });
 

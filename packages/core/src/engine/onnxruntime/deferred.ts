@@ -55,7 +55,6 @@ export interface FinishedProgram {
   feeds: External[];
   /** dataIds of the alive pending values, in graph-output order (o0, o1, ...). */
   outputs: object[];
-  kernels: number;
 }
 
 export class DeferredProgram {
@@ -155,7 +154,7 @@ export class DeferredProgram {
       }
       for (const p of live) g.output(values[p], onnxType(specs[p].dtype), specs[p].shape);
     };
-    return { key, write, feeds: ext, outputs: live.map((p) => this.ids[p]), kernels: records.length };
+    return { key, write, feeds: ext, outputs: live.map((p) => this.ids[p]) };
   }
 }
 

@@ -32,6 +32,8 @@ export { createBenchStep, BenchUNet, lvitLoss, PlainAdam } from './bench-unet.js
 export type { BenchStep } from './bench-unet.js';
 export { runTorchReference, timeSteps } from './bench.js';
 export { probeOrtWebgpu } from './webgpu-probe.js';
+export { profileRecordedStep, summarizeOrtProfile } from './ort-profile.js';
+export type { ProgramProfile, ProfileRow } from './ort-profile.js';
 export type { TorchReferenceResult, StepTimes } from './bench.js';
 
 /**

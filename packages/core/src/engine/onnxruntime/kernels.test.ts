@@ -4,7 +4,7 @@ import { OnnxruntimeBackend } from './backend.js';
 import { Rng } from '../../rng.js';
 import { registerOnnxruntimeBackend } from './index.js';
 import { nchwcBlockSize } from './kernels/nhwc-conv.js';
-import { onnxruntimeStats } from './stats.js';
+import { DEFERRED_RUN, onnxruntimeStats } from './stats.js';
 import { setOrtKernelThresholds } from './kernels/util.js';
 import { convInfo, naiveConv2DBackpropFilter, relativeMaxError, seededValues } from '../kernels/reference.js';
 
@@ -74,7 +74,7 @@ function check(kernel: string, inputs: Inputs, attrs: tf.NamedAttrMap, expectOrt
   }
 }
 
-const FLUSH_ON_READ = '(deferred graph run) before (read)';
+const FLUSH_ON_READ = `${DEFERRED_RUN} before (read)`;
 
 /** `got` against the cpu kernelFunc's output on the same inputs; disposes `got`. */
 function expectSameAsCpu(kernel: string, label: string, inputs: Inputs, attrs: tf.NamedAttrMap, got: tf.Tensor | tf.Tensor[], tol: number): void {

@@ -1,4 +1,8 @@
-import { readFileSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { OnnxruntimeBackend } from './backend.js';
 
 /**
  * Reads a profile ORT wrote (`OrtSessionOptions.profileFilePrefix`, Chrome trace JSON) and sums the
@@ -56,4 +60,47 @@ export function summarizeOrtProfile(file: string): ProgramProfile {
   }
   const sorted = (m: Map<string, ProfileRow>) => [...m.values()].sort((a, b) => b.ms - a.ms);
   return { runs: runs.length, runMs: runs.reduce((a, e) => a + (e.dur ?? 0), 0) / 1000 / n, byKernel: sorted(byKernel), byOp: sorted(byOp) };
+}
+
+/**
+ * Runs `step` once with ORT's profiler on the recorded programs and returns where their time went
+ * (all programs of the step merged), or null where the active backend records no programs (another
+ * backend, or deferral off). The profile files are deleted.
+ */
+export async function profileRecordedStep(step: () => unknown): Promise<ProgramProfile | null> {
+  const backend = tf.backend();
+  if (!(backend instanceof OnnxruntimeBackend) || !backend.deferred) return null;
+  const dir = mkdtempSync(join(tmpdir(), 'lvit-ort-profile-'));
+  try {
+    backend.startProgramProfiling(join(dir, 'program'));
+    let files: string[];
+    try {
+      await step();
+    } finally {
+      files = backend.endProgramProfiling();
+    }
+    return mergeProfiles(files.map(summarizeOrtProfile));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Several programs' profiles as one: per-run times added. */
+function mergeProfiles(profiles: ProgramProfile[]): ProgramProfile {
+  const merge = (rows: ProfileRow[][]) => {
+    const m = new Map<string, ProfileRow>();
+    for (const r of rows.flat()) {
+      const e = m.get(r.name) ?? { name: r.name, ms: 0, nodes: 0 };
+      e.ms += r.ms;
+      e.nodes += r.nodes;
+      m.set(r.name, e);
+    }
+    return [...m.values()].sort((a, b) => b.ms - a.ms);
+  };
+  return {
+    runs: profiles.reduce((a, p) => a + p.runs, 0),
+    runMs: profiles.reduce((a, p) => a + p.runMs, 0),
+    byKernel: merge(profiles.map((p) => p.byKernel)),
+    byOp: merge(profiles.map((p) => p.byOp)),
+  };
 }

@@ -32,6 +32,7 @@ function fusedAdam(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMa
       throw new Error(`onnxruntime/kernels/adam.ts: Adam needs float32 p, m, v, g of one shape; got ${t.dtype} [${t.shape.join(',')}] for [${param.shape.join(',')}]`);
     }
   }
+  backend.materialize(args.inputs); // webgpu EP: GPU-resident tensors get their CPU arrays (correct, not fast)
   const values = (t: tf.TensorInfo) => backend.data.get(t.dataId)!.values as Float32Array; // a recorded gradient runs its program here
   const [g, p, m0, v0] = [values(grad), values(param), values(m), values(v)];
   const n = p.length;
