@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { FUSED_ADAM, type FusedAdamAttrs } from '../engine/onnxruntime/kernels/adam.js';
+import { FUSED_ADAM, fusedAdamInputs, type FusedAdamAttrs } from '../engine/onnxruntime/kernels/adam.js';
 
 /**
  * Adam exactly as `torch.optim.Adam` (no weight decay, no amsgrad), the official optimizer:
@@ -59,9 +59,11 @@ export class Adam {
     for (const name of Object.keys(grads)) {
       if (!this.slots.has(name)) throw new Error(`train/optim.ts Adam.step: gradient for unknown parameter '${name}'`);
     }
+    if (tf.getKernel(FUSED_ADAM, tf.getBackend()) !== undefined) {
+      this.fusedStep(grads);
+      return;
+    }
     const [b1, b2] = this.betas;
-    // One pass per parameter where the backend has the fused kernel (the onnxruntime engine), else tf ops.
-    const fused = tf.getKernel(FUSED_ADAM, tf.getBackend()) !== undefined;
     tf.tidy(() => {
       for (const [name, slot] of this.slots) {
         const g = grads[name];
@@ -69,14 +71,6 @@ export class Adam {
         slot.step += 1;
         const biasCorrection1 = 1 - b1 ** slot.step;
         const biasCorrection2Sqrt = Math.sqrt(1 - b2 ** slot.step);
-        if (fused) {
-          const attrs: FusedAdamAttrs = { beta1: b1, beta2: b2, stepSize: this.lr / biasCorrection1, biasCorrection2Sqrt, eps: this.eps };
-          const [p, m, v] = tf.engine().runKernel(FUSED_ADAM, { param: slot.param, m: slot.m, v: slot.v, grad: g }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
-          slot.m.assign(m);
-          slot.v.assign(v);
-          slot.param.assign(p);
-          continue;
-        }
         const m = tf.add(tf.mul(slot.m, b1), tf.mul(g, 1 - b1));
         const v = tf.add(tf.mul(slot.v, b2), tf.mul(tf.mul(g, g), 1 - b2));
         slot.m.assign(m);
@@ -85,6 +79,29 @@ export class Adam {
         slot.param.assign(tf.sub(slot.param, tf.mul(tf.div(m, denom), this.lr / biasCorrection1)));
       }
     });
+  }
+
+  /** The same update as one kernel over all parameters (engine/onnxruntime/kernels/adam.ts): one pass each, no op chain. */
+  private fusedStep(grads: Record<string, tf.Tensor>): void {
+    const [b1, b2] = this.betas;
+    const slots = [...this.slots].filter(([name]) => grads[name]).map(([name, slot]) => ({ slot, grad: grads[name] }));
+    if (slots.length === 0) return;
+    for (const { slot } of slots) slot.step += 1;
+    const attrs: FusedAdamAttrs = {
+      beta1: b1,
+      beta2: b2,
+      eps: this.eps,
+      stepSizes: slots.map(({ slot }) => this.lr / (1 - b1 ** slot.step)),
+      biasCorrection2Sqrts: slots.map(({ slot }) => Math.sqrt(1 - b2 ** slot.step)),
+    };
+    const inputs = fusedAdamInputs(slots.map(({ slot, grad }) => ({ param: slot.param as tf.Tensor, m: slot.m as tf.Tensor, v: slot.v as tf.Tensor, grad })));
+    const out = tf.engine().runKernel(FUSED_ADAM, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+    slots.forEach(({ slot }, i) => {
+      slot.param.assign(out[3 * i]);
+      slot.m.assign(out[3 * i + 1]);
+      slot.v.assign(out[3 * i + 2]);
+    });
+    tf.dispose(out);
   }
 
   /** Moments and step counts, copied out of the backend (for checkpoints). */
