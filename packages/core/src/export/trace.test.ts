@@ -2,10 +2,10 @@ import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { activateOnnxruntime } from '../engine/onnxruntime/activate.test-util.js';
 import { Rng } from '../rng.js';
 import { createModel } from '../registry.js';
 import '../models/index.js';
-import { registerOnnxruntimeBackend } from '../engine/onnxruntime/index.js';
 import { traceForwardToOnnx } from './trace.js';
 
 /**
@@ -17,11 +17,7 @@ import { traceForwardToOnnx } from './trace.js';
 
 const TOL = 1e-5;
 
-beforeAll(async () => {
-  const probe = await registerOnnxruntimeBackend({ intraOpNumThreads: 2 });
-  expect(probe.ok, probe.reason).toBe(true);
-  await tf.setBackend('onnxruntime');
-});
+beforeAll(activateOnnxruntime);
 
 function random(shape: number[], seed: number): tf.Tensor {
   const rng = new Rng(seed);

@@ -1,9 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OnnxruntimeBackend } from './backend.js';
+import { activateOnnxruntime } from './activate.test-util.js';
+import type { OnnxruntimeBackend } from './backend.js';
 import { Rng } from '../../rng.js';
 import { BenchUNet, createBenchStep, lvitLoss } from './bench-unet.js';
-import { profileRecordedStep, registerOnnxruntimeBackend } from './index.js';
+import { profileRecordedStep } from './index.js';
 import type { GraphBuilder } from './onnx-graph.js';
 import { DEFERRED_RUN, onnxruntimeStats, resetOnnxruntimeStats } from './stats.js';
 
@@ -16,10 +17,7 @@ import { DEFERRED_RUN, onnxruntimeStats, resetOnnxruntimeStats } from './stats.j
 let backend: OnnxruntimeBackend;
 
 beforeAll(async () => {
-  const probe = await registerOnnxruntimeBackend({ intraOpNumThreads: 2 });
-  expect(probe.ok, probe.reason).toBe(true);
-  await tf.setBackend('onnxruntime');
-  backend = tf.backend() as OnnxruntimeBackend;
+  backend = await activateOnnxruntime();
 });
 
 afterAll(() => backend.setDeferred(true));

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OnnxruntimeBackend } from './backend.js';
+import { activateOnnxruntime } from './activate.test-util.js';
+import type { OnnxruntimeBackend } from './backend.js';
 import { Rng } from '../../rng.js';
-import { registerOnnxruntimeBackend } from './index.js';
 import { nchwcBlockSize } from './kernels/nhwc-conv.js';
 import { DEFERRED_RUN, onnxruntimeStats } from './stats.js';
 import { setOrtKernelThresholds } from './kernels/util.js';
@@ -22,10 +22,7 @@ type Shape4 = [number, number, number, number];
 let backend: OnnxruntimeBackend;
 
 beforeAll(async () => {
-  const probe = await registerOnnxruntimeBackend({ intraOpNumThreads: 2 });
-  expect(probe.ok, probe.reason).toBe(true);
-  await tf.setBackend('onnxruntime');
-  backend = tf.backend() as OnnxruntimeBackend;
+  backend = await activateOnnxruntime();
   backend.setDeferred(false);
 });
 

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { activateOnnxruntime } from './activate.test-util.js';
 import type { OnnxruntimeBackend } from './backend.js';
 import { createBenchStep } from './bench-unet.js';
-import { registerOnnxruntimeBackend } from './index.js';
 
 /**
  * A long run stays flat: ~50 training steps of a small U-Net (batch norm, LViT loss, Adam) keep the
@@ -10,11 +10,7 @@ import { registerOnnxruntimeBackend } from './index.js';
  * safety rules: arrays handed to user code and arrays viewed by other tensors are never recycled.
  */
 
-beforeAll(async () => {
-  const probe = await registerOnnxruntimeBackend({ intraOpNumThreads: 2 });
-  expect(probe.ok, probe.reason).toBe(true);
-  await tf.setBackend('onnxruntime');
-});
+beforeAll(activateOnnxruntime);
 
 const backend = () => tf.backend() as OnnxruntimeBackend;
 
