@@ -24,7 +24,5 @@ export {
   ONNXRUNTIME_BACKEND_NAME,
   registerOnnxruntimeBackend,
   resetOnnxruntimeStats,
-  runTorchReference,
   type OnnxruntimeBackendOptions,
-  type TorchReferenceResult,
 } from './onnxruntime/index.js';

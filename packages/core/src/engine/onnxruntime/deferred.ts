@@ -61,8 +61,8 @@ export class DeferredProgram {
   private readonly records: Recorded[] = [];
   private readonly ext: External[] = [];
   private readonly extOf = new Map<object, number>();
-  /** Pending values by dataId: their index (creation order) and spec. */
-  private readonly pending = new Map<object, { index: number; spec: ValueSpec }>();
+  /** Pending values by dataId: their index (creation order) into `ids` and `specs`. */
+  private readonly pending = new Map<object, number>();
   private readonly ids: object[] = [];
   private readonly specs: ValueSpec[] = [];
   private readonly signature: string[] = [];
@@ -98,9 +98,9 @@ export class DeferredProgram {
     let sig = key;
     for (const t of inputs) {
       const p = this.pending.get(t.dataId);
-      if (p) {
-        refs.push({ pending: p.index, shape: t.shape, dtype: t.dtype });
-        sig += `|p${p.index}${relabel(p.spec, t)}`;
+      if (p !== undefined) {
+        refs.push({ pending: p, shape: t.shape, dtype: t.dtype });
+        sig += `|p${p}${relabel(this.specs[p], t)}`;
         continue;
       }
       let e = this.extOf.get(t.dataId);
@@ -118,7 +118,7 @@ export class DeferredProgram {
     for (const spec of outputSpecs) {
       const info = newPending(spec);
       const index = this.ids.length;
-      this.pending.set(info.dataId, { index, spec });
+      this.pending.set(info.dataId, index);
       this.ids.push(info.dataId);
       this.specs.push(spec);
       indices.push(index);

@@ -30,11 +30,9 @@ export type { KernelStat } from './stats.js';
 export { BACKEND_NAME as ONNXRUNTIME_BACKEND_NAME } from './register.js';
 export { createBenchStep, BenchUNet, lvitLoss, PlainAdam } from './bench-unet.js';
 export type { BenchStep } from './bench-unet.js';
-export { runTorchReference, timeSteps } from './bench.js';
 export { probeOrtWebgpu } from './webgpu-probe.js';
 export { profileRecordedStep, summarizeOrtProfile } from './ort-profile.js';
 export type { ProgramProfile, ProfileRow } from './ort-profile.js';
-export type { TorchReferenceResult, StepTimes } from './bench.js';
 
 /**
  * Registers the 'onnxruntime' backend and checks it: onnxruntime-node must load, the execution
