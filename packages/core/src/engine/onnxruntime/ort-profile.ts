@@ -45,22 +45,25 @@ export function summarizeOrtProfile(file: string): ProgramProfile {
   const n = Math.max(1, runs.length);
   const byKernel = new Map<string, ProfileRow>();
   const byOp = new Map<string, ProfileRow>();
-  const add = (m: Map<string, ProfileRow>, name: string, us: number) => {
-    const row = m.get(name) ?? { name, ms: 0, nodes: 0 };
-    row.ms += us / 1000 / n;
-    row.nodes += 1 / n;
-    m.set(name, row);
-  };
   for (const e of events) {
     if (e.cat !== 'Node' || !e.name?.endsWith('_kernel_time')) continue;
     const node = e.name.slice(0, -'_kernel_time'.length);
     const hash = node.indexOf('#');
-    add(byKernel, hash > 0 ? node.slice(0, hash) : '(ORT-inserted)', e.dur ?? 0);
-    add(byOp, e.args?.op_name ?? '?', e.dur ?? 0);
+    const ms = (e.dur ?? 0) / 1000 / n;
+    addTo(byKernel, hash > 0 ? node.slice(0, hash) : '(ORT-inserted)', ms, 1 / n);
+    addTo(byOp, e.args?.op_name ?? '?', ms, 1 / n);
   }
-  const sorted = (m: Map<string, ProfileRow>) => [...m.values()].sort((a, b) => b.ms - a.ms);
   return { runs: runs.length, runMs: runs.reduce((a, e) => a + (e.dur ?? 0), 0) / 1000 / n, byKernel: sorted(byKernel), byOp: sorted(byOp) };
 }
+
+function addTo(rows: Map<string, ProfileRow>, name: string, ms: number, nodes: number): void {
+  const row = rows.get(name) ?? { name, ms: 0, nodes: 0 };
+  row.ms += ms;
+  row.nodes += nodes;
+  rows.set(name, row);
+}
+
+const sorted = (rows: Map<string, ProfileRow>) => [...rows.values()].sort((a, b) => b.ms - a.ms);
 
 /**
  * Runs `step` once with ORT's profiler on the recorded programs and returns where their time went
@@ -89,13 +92,8 @@ export async function profileRecordedStep(step: () => unknown): Promise<ProgramP
 function mergeProfiles(profiles: ProgramProfile[]): ProgramProfile {
   const merge = (rows: ProfileRow[][]) => {
     const m = new Map<string, ProfileRow>();
-    for (const r of rows.flat()) {
-      const e = m.get(r.name) ?? { name: r.name, ms: 0, nodes: 0 };
-      e.ms += r.ms;
-      e.nodes += r.nodes;
-      m.set(r.name, e);
-    }
-    return [...m.values()].sort((a, b) => b.ms - a.ms);
+    for (const r of rows.flat()) addTo(m, r.name, r.ms, r.nodes);
+    return sorted(m);
   };
   return {
     runs: profiles.reduce((a, p) => a + p.runs, 0),

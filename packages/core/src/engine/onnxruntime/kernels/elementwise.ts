@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { GraphBuilder } from '../onnx-graph.js';
-import { thresholds, OrtKernel, OrtKernelArgs, sig, sizeOf } from './util.js';
+import { inputList, thresholds, OrtKernel, OrtKernelArgs, sig, sizeOf } from './util.js';
 
 /**
  * Elementwise kernels as one- or two-node ORT graphs, float32 only (int32/bool math stays in the
@@ -139,8 +139,7 @@ function runSelect(args: OrtKernelArgs): tf.TensorInfo | null {
 
 /** AddN: ONNX `Sum`. */
 function runAddN(args: OrtKernelArgs): tf.TensorInfo | null {
-  const ts = args.inputs as unknown as tf.TensorInfo[];
-  const list = Array.isArray(ts) ? ts : Object.values(args.inputs);
+  const list = inputList(args);
   if (list.length < 2 || list.some((t) => t.dtype !== 'float32' || t.shape.join() !== list[0].shape.join())) return null;
   if (sizeOf(list[0].shape) < thresholds.elements) return null;
   const key = `AddN:${list.length}:${sig(list[0])}`;

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { GraphBuilder } from '../onnx-graph.js';
-import { thresholds, OrtKernel, OrtKernelArgs, sig, sigs, sizeOf } from './util.js';
+import { inputList, thresholds, OrtKernel, OrtKernelArgs, sig, sigs, sizeOf } from './util.js';
 
 /**
  * Data-movement kernels whose cpu versions walk TensorBuffer.get() per element: Transpose, Tile,
@@ -27,7 +27,7 @@ function runTile(args: OrtKernelArgs): tf.TensorInfo | null {
 }
 
 function runConcat(args: OrtKernelArgs): tf.TensorInfo | null {
-  const all = (Array.isArray(args.inputs) ? args.inputs : Object.values(args.inputs)) as tf.TensorInfo[];
+  const all = inputList(args);
   const list = all.filter((t) => sizeOf(t.shape) > 0);
   if (list.length < 2 || list.some((t) => t.dtype !== 'float32')) return null;
   const axis = tf.util.parseAxisParam(args.attrs.axis as number, list[0].shape)[0];
@@ -72,7 +72,7 @@ function runSlice(args: OrtKernelArgs): tf.TensorInfo | null {
 /** tf.unstack: one Split along the axis, each piece squeezed. */
 /** tf.stack: Unsqueeze each input at the axis, then Concat (one input: Unsqueeze alone). */
 function runPack(args: OrtKernelArgs): tf.TensorInfo | null {
-  const list = (Array.isArray(args.inputs) ? args.inputs : Object.values(args.inputs)) as tf.TensorInfo[];
+  const list = inputList(args);
   if (list.length === 0 || list.some((t) => t.dtype !== 'float32')) return null;
   const shape = list[0].shape;
   if (list.length * sizeOf(shape) < thresholds.elements) return null;

@@ -47,6 +47,11 @@ export function setOrtKernelThresholds(t: Partial<typeof thresholds>): typeof th
   return previous;
 }
 
+/** The inputs of a kernel that takes a list (Concat, Pack, AddN): tfjs passes an array, or a map keyed by position. */
+export function inputList(args: OrtKernelArgs): tf.TensorInfo[] {
+  return (Array.isArray(args.inputs) ? args.inputs : Object.values(args.inputs)) as tf.TensorInfo[];
+}
+
 export function sizeOf(shape: readonly number[]): number {
   let n = 1;
   for (const d of shape) n *= d;
