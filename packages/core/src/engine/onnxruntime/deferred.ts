@@ -129,16 +129,24 @@ export class DeferredProgram {
     return outputs;
   }
 
-  /** Closes the program: `alive(dataId)` tells which pending values someone still holds. */
+  /**
+   * Closes the program: `alive(dataId)` tells which pending values someone still holds. Kernels whose
+   * outputs reach no alive value are left out of the graph (ORT runs every node it is given): tfjs's
+   * custom gradients compute all inputs' gradients, e.g. a first conv's dx towards the image.
+   */
   finish(alive: (dataId: object) => boolean): FinishedProgram {
     const live: number[] = [];
     for (let i = 0; i < this.ids.length; i++) if (alive(this.ids[i])) live.push(i);
     const key = `${this.signature.join('\n')}${PROGRAM_KEY_MARK}${live.join(',')}`;
-    const records = this.records;
+    const records = this.neededRecords(live);
+    const used = new Set<number>();
+    for (const rec of records) for (const r of rec.inputs) if ('ext' in r) used.add(r.ext);
+    const feedIndex = [...used].sort((a, b) => a - b);
     const ext = this.ext;
     const specs = this.specs;
     const write = (g: GraphBuilder): void => {
-      const extNames = ext.map((e) => g.input(onnxType(e.dtype), e.shape));
+      const extNames: string[] = [];
+      for (const e of feedIndex) extNames[e] = g.input(onnxType(ext[e].dtype), ext[e].shape);
       const values: string[] = [];
       const valueOf = (r: InputRef): string => {
         const [name, base] = 'ext' in r ? [extNames[r.ext], ext[r.ext]] : [values[r.pending], specs[r.pending]];
@@ -154,7 +162,21 @@ export class DeferredProgram {
       }
       for (const p of live) g.output(values[p], onnxType(specs[p].dtype), specs[p].shape);
     };
-    return { key, write, feeds: ext, outputs: live.map((p) => this.ids[p]) };
+    return { key, write, feeds: feedIndex.map((e) => ext[e]), outputs: live.map((p) => this.ids[p]) };
+  }
+
+  /** The recorded kernels an alive value depends on, in recording order. */
+  private neededRecords(live: readonly number[]): Recorded[] {
+    const needed = new Uint8Array(this.ids.length);
+    for (const p of live) needed[p] = 1;
+    const kept: Recorded[] = [];
+    for (let k = this.records.length - 1; k >= 0; k--) {
+      const rec = this.records[k];
+      if (!rec.outputs.some((p) => needed[p])) continue;
+      kept.push(rec);
+      for (const r of rec.inputs) if ('pending' in r) needed[r.pending] = 1;
+    }
+    return kept.reverse();
   }
 }
 

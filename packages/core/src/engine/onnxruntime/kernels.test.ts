@@ -201,21 +201,24 @@ describe('Conv2DBackpropFilter', () => {
   }
 });
 
-describe('Conv2DBackpropFilter, reduction split over the threads (against a float64 reference)', () => {
+describe('Conv2DBackpropFilter formulations at larger sizes (against a float64 reference)', () => {
   // The stock cpu kernel takes minutes at these sizes; engine/kernels/reference.ts loops in float64.
-  const cases: [number[], number[], string][] = [
-    [[1, 128, 128, 33], [3, 3, 33, 32], 'Cin*Cout 1056: 4 pieces of 4096 rows'],
-    [[1, 64, 128, 65], [1, 1, 65, 64], 'Cin*Cout 4160: 2 pieces'],
+  const cases: [number[], number[], 'same' | 'valid', string][] = [
+    [[1, 128, 128, 33], [3, 3, 33, 32], 'same', 'Cin*Cout 1056: 4 pieces of 4096 rows'],
+    [[1, 64, 128, 65], [1, 1, 65, 64], 'same', 'Cin*Cout 4160: 2 pieces'],
+    [[1, 48, 48, 12], [3, 3, 12, 6], 'same', 'fewer output channels: dy shifted over the padded grid'],
+    [[2, 48, 40, 12], [3, 3, 12, 5], 'valid', 'dy shifted, no padding'],
+    [[1, 130, 126, 20], [3, 3, 20, 16], 'same', 'dy shifted, 4 pieces of the padded grid'],
   ];
-  for (const [xShape, wShape, what] of cases) {
-    it(`x ${xShape} w ${wShape} (${what})`, () => {
-      const info = convInfo(xShape as Shape4, wShape as Shape4, 1, 'same');
+  for (const [xShape, wShape, pad, what] of cases) {
+    it(`x ${xShape} w ${wShape} ${pad} (${what})`, () => {
+      const info = convInfo(xShape as Shape4, wShape as Shape4, 1, pad);
       const xs = seededValues(xShape.reduce((a, b) => a * b), 1);
       const dys = seededValues(info.outHeight * info.outWidth * xShape[0] * wShape[3], 2);
       const got = tf.tidy(() => {
         const x = tf.tensor4d(xs, xShape as Shape4);
         const dy = tf.tensor4d(dys, [xShape[0], info.outHeight, info.outWidth, wShape[3]]);
-        return tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: wShape }) as tf.Tensor;
+        return tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: 1, pad, dataFormat: 'NHWC', filterShape: wShape }) as tf.Tensor;
       });
       expect(relativeMaxError(got.dataSync(), naiveConv2DBackpropFilter(xs, dys, info))).toBeLessThan(1e-5);
       got.dispose();
