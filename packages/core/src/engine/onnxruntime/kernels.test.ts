@@ -116,6 +116,11 @@ describe('Conv2D / FusedConv2D', () => {
   }
   it('dilation 2', () => conv('Conv2D', [2, 12, 12, 4], [3, 3, 4, 5], { strides: 1, pad: 'same', dilations: 2 }));
   it('non-square stride and kernel', () => conv('Conv2D', [1, 12, 13, 3], [3, 2, 3, 4], { strides: [2, 1], pad: 'same' }));
+  // Fewer input channels than the NCHWc block (an image's first conv): NCHW input to the NCHWc conv.
+  for (const [s, pad, activation] of [[1, 'same', 'relu'], [2, 'valid', 'linear'], [1, 'valid', 'sigmoid']] as const) {
+    it(`3 input channels -> 32, s${s} ${pad} ${activation}`, () =>
+      conv('FusedConv2D', [2, 13, 12, 3], [3, 3, 3, 32], { strides: s, pad, activation }, true, { bias: rand([32]) }));
+  }
   it('NCHW falls back to cpu', () => conv('Conv2D', [2, 3, 8, 8], [3, 3, 3, 4], { strides: 1, pad: 'same', dataFormat: 'NCHW' }, false));
   for (const activation of ['linear', 'relu', 'relu6', 'elu', 'leakyrelu', 'sigmoid']) {
     it(`fused bias + ${activation}`, () =>
