@@ -90,7 +90,7 @@ function shiftDy(info: tf.backend_util.Conv2DInfo, hp: number, wp: number): bool
   return info.outChannels < info.inChannels && hp * wp <= 1.1 * info.outHeight * info.outWidth;
 }
 
-/** [B,H,W,C] padded (or, where negative, cropped) along H and W; t itself where nothing changes. */
+/** [B,H,W,C] zero-padded along H and W; t itself where nothing is added. */
 function padHW(g: GraphBuilder, t: string, top: number, left: number, bottom: number, right: number): string {
   if (top === 0 && left === 0 && bottom === 0 && right === 0) return t;
   return g.op('Pad', [t, g.int64([0, top, left, 0, 0, bottom, right, 0])]);
