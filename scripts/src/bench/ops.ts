@@ -4,8 +4,12 @@ import { ContentionMeter, sampleMemory, type Contention } from './contention.js'
 import type { BackendLabel, Options } from './options.js';
 import { summarize, type Stats } from './stats.js';
 
-/** Backends whose kernels finish before the op call returns; others are synced by reading a value. */
-export const SYNC_BACKENDS = new Set(['wasm', 'cpu', 'tensorflow', 'onnxruntime']);
+/**
+ * Backends whose kernels finish before the op call returns; others are synced by reading a value.
+ * Not onnxruntime: it records kernels until a value is read (deferred execution), so an unread,
+ * disposed result never runs at all.
+ */
+export const SYNC_BACKENDS = new Set(['wasm', 'cpu', 'tensorflow']);
 
 export interface OpResult {
   op: string;
@@ -19,7 +23,7 @@ export interface OpResult {
 export async function settle(out: tf.Tensor | tf.Tensor[]): Promise<void> {
   if (SYNC_BACKENDS.has(tf.getBackend())) return;
   const first = Array.isArray(out) ? out[0] : out;
-  await first.data(); // async backends (webgpu): wait for the queue by reading the result back
+  await first.data(); // async backends (webgpu): wait for the queue; onnxruntime: run the recorded graph
 }
 
 /** Runs `op` warmups + reps times; each result is disposed; returns the timed samples. */
