@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { activateOnnxruntime } from './activate.test-util.js';
 import type { OnnxruntimeBackend } from './backend.js';
 import { Rng } from '../../rng.js';
-import { nchwcBlockSize } from './kernels/nhwc-conv.js';
+import { nchwcBlockSize, nchwcReadsNchwInput } from './kernels/nhwc-conv.js';
 import { DEFERRED_RUN, onnxruntimeStats } from './stats.js';
 import { setOrtKernelThresholds } from './kernels/util.js';
 import { convInfo, naiveConv2DBackpropFilter, relativeMaxError, seededValues } from '../kernels/reference.js';
@@ -117,6 +117,9 @@ describe('Conv2D / FusedConv2D', () => {
   it('dilation 2', () => conv('Conv2D', [2, 12, 12, 4], [3, 3, 4, 5], { strides: 1, pad: 'same', dilations: 2 }));
   it('non-square stride and kernel', () => conv('Conv2D', [1, 12, 13, 3], [3, 2, 3, 4], { strides: [2, 1], pad: 'same' }));
   // Fewer input channels than the NCHWc block (an image's first conv): NCHW input to the NCHWc conv.
+  it('reads a plain NCHW input into the NCHWc conv wherever the NCHWc path is on', () => {
+    if (nchwcBlockSize() !== null) expect(nchwcReadsNchwInput()).toBe(true);
+  });
   for (const [s, pad, activation] of [[1, 'same', 'relu'], [2, 'valid', 'linear'], [1, 'valid', 'sigmoid']] as const) {
     it(`3 input channels -> 32, s${s} ${pad} ${activation}`, () =>
       conv('FusedConv2D', [2, 13, 12, 3], [3, 3, 3, 32], { strides: s, pad, activation }, true, { bias: rand([32]) }));

@@ -45,20 +45,42 @@ export function nchwcBlockSize(): number | null {
   if (!enabled) return null;
   if (blockSize !== undefined) return blockSize;
   blockSize = null;
-  const c = 32;
-  const x = new Float32Array(2 * 5 * 5 * c).map((_, i) => Math.sin(i * 0.37));
-  const w = new Float32Array(9 * c * c).map((_, i) => Math.cos(i * 0.11));
+  for (const b of [16, 8, 4]) {
+    if (agreesWithPlainConv(32, 32, (g, x, w, shape, geo) => nchwcConv(g, x, w, shape, undefined, geo, undefined, b))) {
+      blockSize = b;
+      break;
+    }
+  }
+  return blockSize;
+}
+
+let nchwInput: boolean | undefined;
+
+/** Whether this MLAS reads a plain NCHW input into its NCHWc conv (fewer input channels than the block), checked once. */
+export function nchwcReadsNchwInput(): boolean {
+  const b = nchwcBlockSize();
+  if (b === null) return false;
+  nchwInput ??= agreesWithPlainConv(3, 2 * b, (g, x, w, shape, geo) => nchwcConvNchwInput(g, x, w, shape, undefined, geo, undefined, b));
+  return nchwInput;
+}
+
+type ConvBuild = (g: GraphBuilder, x: string, w: string, wShape: number[], geo: ConvGeometry) => string;
+
+/** Runs `build` and the plain Conv on one small seeded 3x3 'same' conv; true if they agree (false if `build` fails). */
+function agreesWithPlainConv(ci: number, co: number, build: ConvBuild): boolean {
+  const xShape = [2, 5, 5, ci];
+  const wShape = [3, 3, ci, co];
   const feeds = {
-    i0: { dims: [2, 5, 5, c], type: 'float32' as const, location: 'cpu' as const, data: x },
-    i1: { dims: [3, 3, c, c], type: 'float32' as const, location: 'cpu' as const, data: w },
+    i0: { dims: xShape, type: 'float32' as const, location: 'cpu' as const, data: new Float32Array(2 * 5 * 5 * ci).map((_, i) => Math.sin(i * 0.37)) },
+    i1: { dims: wShape, type: 'float32' as const, location: 'cpu' as const, data: new Float32Array(9 * ci * co).map((_, i) => Math.cos(i * 0.11)) },
   };
   const geometry: ConvGeometry = { kh: 3, kw: 3, strides: [1, 1], dilations: [1, 1], pads: [1, 1, 1, 1] };
-  const run = (block: number | null): Float32Array | null => {
+  const run = (f: ConvBuild): Float32Array | null => {
     try {
       const g = new GraphBuilder();
-      const xi = g.input('float32', [2, 5, 5, c]);
-      const wi = g.input('float32', [3, 3, c, c]);
-      g.output(block ? nchwcConv(g, xi, wi, [3, 3, c, c], undefined, geometry, undefined, block) : plainConv(g, xi, wi, undefined, geometry, undefined), 'float32');
+      const xi = g.input('float32', xShape);
+      const wi = g.input('float32', wShape);
+      g.output(f(g, xi, wi, wShape, geometry), 'float32');
       const s = new OrtSession(g.toBytes(), { executionProvider: 'cpu', intraOpNumThreads: 1 }, 1);
       const out = s.run(feeds)[0].data as Float32Array;
       s.dispose();
@@ -67,20 +89,15 @@ export function nchwcBlockSize(): number | null {
       return null;
     }
   };
-  const ref = run(null);
-  for (const b of [16, 8, 4]) {
-    const got = run(b);
-    if (ref && got && got.every((v, i) => Math.abs(v - ref[i]) <= 1e-4 * (1 + Math.abs(ref[i])))) {
-      blockSize = b;
-      break;
-    }
-  }
-  return blockSize;
+  const ref = run((g, x, w, _shape, geo) => plainConv(g, x, w, undefined, geo, undefined));
+  const got = run(build);
+  return ref !== null && got !== null && got.every((v, i) => Math.abs(v - ref[i]) <= 1e-4 * (1 + Math.abs(ref[i])));
 }
 
 /** Test hook: force the plain path (null) or a block size; undefined re-detects. */
 export function setNchwcBlockSize(b: number | null | undefined): void {
   blockSize = b;
+  nchwInput = undefined;
 }
 
 function convAttrs(geo: ConvGeometry) {
@@ -149,6 +166,6 @@ export function buildNhwcConv(
   const b = nchwcBlockSize();
   const [, , ci, co] = wShape;
   if (b && ci % b === 0 && co % b === 0) return nchwcConv(g, x, w, wShape, bias, geo, act, b, alpha);
-  if (b && ci < b && co % b === 0) return nchwcConvNchwInput(g, x, w, wShape, bias, geo, act, b, alpha);
+  if (b && ci < b && co % b === 0 && nchwcReadsNchwInput()) return nchwcConvNchwInput(g, x, w, wShape, bias, geo, act, b, alpha);
   return plainConv(g, x, w, bias, geo, act, alpha);
 }
