@@ -72,6 +72,8 @@ const BUILDERS: Record<Plan, Builder> = {
     // [kh,kw,Cin,Cout] -> [Cout, kh*kw*Cin]
     const w2 = g.op('Reshape', [g.op('Transpose', [w], { perm: { ints: [3, 0, 1, 2] } }), g.int64([cout, kh * kw * cin])]);
     const y = g.op('MatMul', [dy2, w2]); // [B*OH*OW, kh*kw*Cin]
+    // One filter row (a 1x1 conv's dx): [B,OH,OW,1,kw,Cin] already is [B,OH,1,OW,kw,Cin] in memory.
+    if (kh === 1) return g.op('Reshape', [y, g.int64(inputShape)]);
     const y6 = g.op('Reshape', [y, g.int64([b, oh, ow, kh, kw, cin])]);
     const t = g.op('Transpose', [y6], { perm: { ints: [0, 1, 3, 2, 4, 5] } }); // [B,OH,kh,OW,kw,Cin]
     return g.op('Reshape', [t, g.int64(inputShape)]);
