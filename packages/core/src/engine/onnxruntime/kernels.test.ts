@@ -173,6 +173,8 @@ describe('Conv2DBackpropInput', () => {
     ['2x2 s2 valid (gemm, U-Net up-conv)', [2, 8, 12, 6], [2, 2, 6, 7], 2, 'valid'],
     ['3x3 s3 valid (gemm)', [1, 9, 9, 4], [3, 3, 4, 5], 3, 'valid'],
     ['1x1 s1 (gemm, no depth-to-space)', [2, 6, 7, 5], [1, 1, 5, 4], 1, 'valid'],
+    ['3x3 s1 same, 32 -> 16 (flipped conv on the NCHWc path)', [2, 9, 9, 32], [3, 3, 32, 16], 1, 'same'],
+    ['3x3 s1 same, 32 -> 4 (its dx conv reads a 4-channel NCHW input)', [2, 9, 9, 32], [3, 3, 32, 4], 1, 'same'],
     ['3x3 s2 same (ConvTranspose)', [2, 9, 10, 5], [3, 3, 5, 6], 2, 'same'],
     ['3x3 s2 valid odd (ConvTranspose)', [2, 9, 9, 5], [3, 3, 5, 6], 2, 'valid'],
     ['2x2 s2 valid odd input (ConvTranspose)', [1, 9, 9, 3], [2, 2, 3, 4], 2, 'valid'],
