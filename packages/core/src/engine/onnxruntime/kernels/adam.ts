@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { OnnxruntimeBackend } from '../backend.js';
 import type { PooledArray } from '../buffer-pool.js';
+import { nativeAdam } from '../native-adam.js';
 
 /**
  * Adam's update of every parameter in one kernel call, one pass over each parameter's arrays
@@ -32,11 +33,13 @@ export function fusedAdamInputs<T>(slots: { param: T; m: T; v: T; grad: T }[]): 
   return inputs;
 }
 
-/** Every parameter's update in one kernel call, one pass over each parameter's arrays. */
+/** Every parameter's update in one kernel call: one native pass over all of them where the addon is built, else one JS pass each. */
 function fusedAdam(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): tf.TensorInfo[] {
   const a = args.attrs as unknown as FusedAdamAttrs;
   const backend = args.backend as OnnxruntimeBackend;
   backend.materialize(args.inputs); // webgpu EP: GPU-resident tensors get their CPU arrays (correct, not fast)
+  const values = (x: tf.TensorInfo) => backend.data.get(x.dataId)!.values as Float32Array; // a recorded gradient runs its program here
+  const arrays: Float32Array[] = [];
   const outputs: tf.TensorInfo[] = [];
   for (let i = 0; i < a.stepSizes.length; i++) {
     const t = (name: string) => args.inputs[`${name}${i}`] as tf.TensorInfo;
@@ -46,17 +49,29 @@ function fusedAdam(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMa
         throw new Error(`onnxruntime/kernels/adam.ts: Adam needs float32 p, m, v, g of one shape; parameter ${i} has ${x.dtype} [${x.shape.join(',')}] for [${param.shape.join(',')}]`);
       }
     }
-    const values = (x: tf.TensorInfo) => backend.data.get(x.dataId)!.values as Float32Array; // a recorded gradient runs its program here
     const out = [0, 1, 2].map(() => backend.pool.acquire(Float32Array, values(param).length) as Float32Array);
-    updateOne(values(param), values(t('m')), values(t('v')), values(t('g')), out, a.beta1, a.beta2, a.eps, a.stepSizes[i], a.biasCorrection2Sqrts[i]);
+    arrays.push(values(param), values(t('m')), values(t('v')), values(t('g')), ...out);
     for (const arr of out) outputs.push(backend.adoptArray(arr as PooledArray, param.shape, 'float32'));
+  }
+  const invs = a.biasCorrection2Sqrts.map((bc2) => 1 / bc2);
+  const native = nativeAdam();
+  if (native) {
+    native.adamStep(arrays, Float64Array.from(a.stepSizes), Float64Array.from(invs), Float64Array.of(a.beta1, a.beta2, a.eps), backend.options.intraOpNumThreads);
+  } else {
+    for (let i = 0; i < a.stepSizes.length; i++) {
+      const [p, m, v, g, ...out] = arrays.slice(7 * i, 7 * i + 7);
+      updateOne(p, m, v, g, out, a.beta1, a.beta2, a.eps, a.stepSizes[i], invs[i]);
+    }
   }
   return outputs;
 }
 
-/** One parameter; the moments enter the step unrounded (float64), then are stored as float32. Multiplying by 1/bc2 saves a division (~25 % of the loop). */
-function updateOne(p: Float32Array, m0: Float32Array, v0: Float32Array, g: Float32Array, [p1, m1, v1]: Float32Array[], beta1: number, beta2: number, eps: number, stepSize: number, bc2: number): void {
-  const inv = 1 / bc2;
+/**
+ * One parameter; the moments enter the step unrounded (float64), then are stored as float32.
+ * Multiplying by inv = 1/bc2 saves a division (~25 % of the loop). native/adam.cc does the same
+ * arithmetic in the same order.
+ */
+export function updateOne(p: Float32Array, m0: Float32Array, v0: Float32Array, g: Float32Array, [p1, m1, v1]: Float32Array[], beta1: number, beta2: number, eps: number, stepSize: number, inv: number): void {
   const [c1, c2] = [1 - beta1, 1 - beta2];
   for (let i = 0; i < p.length; i++) {
     const gi = g[i];
