@@ -50,23 +50,15 @@ napi_value fail(napi_env env, const char *msg) {
   return nullptr;
 }
 
-bool floats(napi_env env, napi_value v, float **data, size_t *n) {
+// v's data and length if it is a typed array of type `want`.
+template <typename T>
+bool typedArray(napi_env env, napi_value v, napi_typedarray_type want, T **data, size_t *n) {
   bool is = false;
   if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return false;
   napi_typedarray_type type;
   void *raw = nullptr;
-  if (napi_get_typedarray_info(env, v, &type, n, &raw, nullptr, nullptr) != napi_ok || type != napi_float32_array) return false;
-  *data = static_cast<float *>(raw);
-  return true;
-}
-
-bool doubles(napi_env env, napi_value v, double **data, size_t *n) {
-  bool is = false;
-  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return false;
-  napi_typedarray_type type;
-  void *raw = nullptr;
-  if (napi_get_typedarray_info(env, v, &type, n, &raw, nullptr, nullptr) != napi_ok || type != napi_float64_array) return false;
-  *data = static_cast<double *>(raw);
+  if (napi_get_typedarray_info(env, v, &type, n, &raw, nullptr, nullptr) != napi_ok || type != want) return false;
+  *data = static_cast<T *>(raw);
   return true;
 }
 
@@ -78,7 +70,8 @@ napi_value AdamStep(napi_env env, napi_callback_info info) {
   if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc != 5) return fail(env, "adamStep: 5 arguments expected");
   double *steps = nullptr, *invs = nullptr, *hy = nullptr;
   size_t nSteps = 0, nInvs = 0, nHy = 0;
-  if (!doubles(env, argv[1], &steps, &nSteps) || !doubles(env, argv[2], &invs, &nInvs) || !doubles(env, argv[3], &hy, &nHy) || nHy != 3 || nSteps != nInvs) {
+  if (!typedArray(env, argv[1], napi_float64_array, &steps, &nSteps) || !typedArray(env, argv[2], napi_float64_array, &invs, &nInvs) ||
+      !typedArray(env, argv[3], napi_float64_array, &hy, &nHy) || nHy != 3 || nSteps != nInvs) {
     return fail(env, "adamStep: stepSizes, invBiasCorrection2Sqrts (Float64Array, one per parameter) and hyper (Float64Array [beta1, beta2, eps]) expected");
   }
   uint32_t count = 0;
@@ -95,7 +88,7 @@ napi_value AdamStep(napi_env env, napi_callback_info info) {
     size_t len[7];
     for (int j = 0; j < 7; j++) {
       napi_value el;
-      if (napi_get_element(env, argv[0], static_cast<uint32_t>(7 * k + j), &el) != napi_ok || !floats(env, el, &a[j], &len[j])) return fail(env, "adamStep: every array must be a Float32Array");
+      if (napi_get_element(env, argv[0], static_cast<uint32_t>(7 * k + j), &el) != napi_ok || !typedArray(env, el, napi_float32_array, &a[j], &len[j])) return fail(env, "adamStep: every array must be a Float32Array");
       if (len[j] != len[0]) return fail(env, "adamStep: a parameter's seven arrays must have one length");
     }
     params[k] = Param{a[0], a[1], a[2], a[3], a[4], a[5], a[6], len[0], steps[k], invs[k]};
