@@ -4,6 +4,7 @@
 // with floating-point contraction off: the results are bit-identical to it (native-adam.test.ts).
 // The elements of all parameters are split evenly over `threads` threads.
 #include <node_api.h>
+#include "napi-args.h"
 #include <cmath>
 #include <cstddef>
 #include <thread>
@@ -43,23 +44,6 @@ void updateRange(const std::vector<Param> &params, size_t begin, size_t end, con
     offset += q.n;
     if (offset >= end) break;
   }
-}
-
-napi_value fail(napi_env env, const char *msg) {
-  napi_throw_error(env, nullptr, msg);
-  return nullptr;
-}
-
-// v's data and length if it is a typed array of type `want`.
-template <typename T>
-bool typedArray(napi_env env, napi_value v, napi_typedarray_type want, T **data, size_t *n) {
-  bool is = false;
-  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return false;
-  napi_typedarray_type type;
-  void *raw = nullptr;
-  if (napi_get_typedarray_info(env, v, &type, n, &raw, nullptr, nullptr) != napi_ok || type != want) return false;
-  *data = static_cast<T *>(raw);
-  return true;
 }
 
 // adamStep(arrays: Float32Array[] (p, m, v, g, p', m', v' per parameter), stepSizes: Float64Array,

@@ -1,28 +1,37 @@
-// Compiles native/adam.cc into native/build/adam.node at install (npm ci runs this package's
-// postinstall), where a C++ compiler and Node's headers are found; anywhere else it says why and the
-// engine keeps its JS Adam loop. Never fails the install. Run it again by hand: node native/build.mjs
+// Compiles the native addons at install (npm ci runs this package's postinstall) where a C++
+// compiler and Node's headers are found: adam.cc -> build/adam.node (the Adam pass) and
+// conv-filter.cc -> build/conv-filter.node (the direct dW convolution). Anywhere else it says why and
+// the engine keeps its JS / ONNX paths. Never fails the install. Run it again by hand: node native/build.mjs
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const out = join(here, 'build', 'adam.node');
 const headerDirs = [join(dirname(process.execPath), '..', 'include', 'node'), '/usr/include/node', '/usr/local/include/node'];
 const include = headerDirs.find((d) => existsSync(join(d, 'node_api.h')));
 const compiler = ['c++', 'g++', 'clang++'].find((c) => spawnSync(c, ['--version'], { stdio: 'ignore' }).status === 0);
 
-if (process.platform === 'win32') {
-  console.log('[native] not built: Windows (the engine uses its JS Adam loop)');
-} else if (!include || !compiler) {
-  console.log(`[native] not built: ${!compiler ? 'no C++ compiler (c++, g++, clang++)' : "Node's headers (node_api.h) not found in " + headerDirs.join(', ')}; the engine uses its JS Adam loop`);
-} else {
-  mkdirSync(dirname(out), { recursive: true });
-  // -ffp-contract=off: no fused multiply-adds, so the results stay bit-identical to the JS loop. No
-  // -march=native: the loop is memory-bound (the same 65-72 ms for LViT-T's 29.9 M parameters either
-  // way), and a checkout copied to an older CPU must not crash on an illegal instruction.
-  const args = ['-O3', '-ffp-contract=off', '-std=c++17', '-shared', '-fPIC', '-pthread', `-I${include}`, join(here, 'adam.cc'), '-o', out];
-  if (process.platform === 'darwin') args.push('-undefined', 'dynamic_lookup');
-  const r = spawnSync(compiler, args, { encoding: 'utf8' });
-  console.log(r.status === 0 ? `[native] built ${out}` : `[native] not built (${compiler} failed; the engine uses its JS Adam loop):\n${r.stderr}`);
+// -ffp-contract=off for Adam: no fused multiply-adds, so its results stay bit-identical to the JS
+// loop. No -march=native anywhere: a checkout copied to an older CPU must not crash on an illegal
+// instruction. Adam is memory-bound (the same 65-72 ms for LViT-T's 29.9 M parameters either way);
+// conv-filter.cc picks AVX-512 or AVX2 + FMA at run time through per-function target attributes.
+const addons = [
+  { source: 'adam.cc', flags: ['-ffp-contract=off'], fallback: 'the engine uses its JS Adam loop' },
+  { source: 'conv-filter.cc', flags: [], fallback: 'the engine uses its ONNX dW formulation' },
+];
+
+for (const { source, flags, fallback } of addons) {
+  const out = join(here, 'build', source.replace(/\.cc$/, '.node'));
+  if (process.platform === 'win32') {
+    console.log(`[native] ${source} not built: Windows (${fallback})`);
+  } else if (!include || !compiler) {
+    console.log(`[native] ${source} not built: ${!compiler ? 'no C++ compiler (c++, g++, clang++)' : "Node's headers (node_api.h) not found in " + headerDirs.join(', ')}; ${fallback}`);
+  } else {
+    mkdirSync(dirname(out), { recursive: true });
+    const args = ['-O3', ...flags, '-std=c++17', '-shared', '-fPIC', '-pthread', `-I${include}`, join(here, source), '-o', out];
+    if (process.platform === 'darwin') args.push('-undefined', 'dynamic_lookup');
+    const r = spawnSync(compiler, args, { encoding: 'utf8' });
+    console.log(r.status === 0 ? `[native] built ${out}` : `[native] ${source} not built (${compiler} failed; ${fallback}):\n${r.stderr}`);
+  }
 }

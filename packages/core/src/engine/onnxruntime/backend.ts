@@ -1,12 +1,12 @@
 import type * as tf from '@tensorflow/tfjs';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
-import { BufferPool, PooledArray } from './buffer-pool.js';
-import { DeferredProgram, PROGRAM_KEY_MARK, type KernelBuild, type ValueSpec } from './deferred.js';
+import { BufferPool, PooledArray, type TypedArrayCtor } from './buffer-pool.js';
+import { DeferredProgram, PROGRAM_KEY_MARK, type FinishedProgram, type KernelBuild, type NativeRun, type ValueSpec } from './deferred.js';
 import { setOrtKernelThresholds, type thresholds as Thresholds } from './kernels/util.js';
 import { setNchwcEnabled } from './kernels/nhwc-conv.js';
 import { GraphBuilder } from './onnx-graph.js';
 import { OrtDataType, OrtFeed, OrtGpuFeed, OrtResult, OrtSession, OrtSessionOptions } from './ort-binding.js';
-import { recordDeferredRun, recordKernel, recordSessionCreate } from './stats.js';
+import { recordDeferredRun, recordKernel, recordNativeAfterGraph, recordSessionCreate } from './stats.js';
 
 /**
  * The 'onnxruntime' tfjs backend: the cpu backend's storage (one TypedArray per tensor) and all its
@@ -86,14 +86,21 @@ export class OnnxruntimeBackend extends MathBackendCPU {
   /**
    * Runs a cached single-kernel graph. `build` declares one graph input per entry of `inputs`, in
    * order, and the outputs; it only runs when `key` is new. Returns one TensorInfo per output.
+   * `native`, where given, computes the same outputs from the inputs' arrays: it runs instead of the
+   * graph on the cpu execution provider (deferred: after the program, where nothing in it reads them).
    */
-  runGraph(kernel: string, key: string, build: (g: GraphBuilder) => void, inputs: tf.TensorInfo[]): tf.TensorInfo[] {
+  runGraph(kernel: string, key: string, build: (g: GraphBuilder) => void, inputs: tf.TensorInfo[], native?: NativeRun): tf.TensorInfo[] {
+    const useNative = native && this.ortOptions.executionProvider === 'cpu' && this.tracer === null ? native : undefined;
     if (this.deferring()) {
       const specs = this.outputSpecs(kernel, key, build);
       if (specs) {
         if (this.program.size >= MAX_DEFERRED_KERNELS) this.flush('(program size limit)');
-        return this.program.record(kernel, key, build, inputs, specs, (t) => (this.feedOf(t) as OrtFeed).data, (spec) => this.makePending(spec));
+        return this.program.record(kernel, key, build, inputs, specs, (t) => (this.feedOf(t) as OrtFeed).data, (spec) => this.makePending(spec), useNative);
       }
+    }
+    if (useNative) {
+      const specs = this.outputSpecs(kernel, key, build);
+      if (specs) return this.runNative(kernel, useNative, inputs, specs);
     }
     let session = this.sessions.get(key);
     if (!session) session = this.createSession(kernel, key, build);
@@ -173,17 +180,9 @@ export class OnnxruntimeBackend extends MathBackendCPU {
     const program = this.program;
     this.program = new DeferredProgram();
     this.flushing = true;
+    let nativeMs = 0;
     try {
-      const done = program.finish((id) => this.data.has(id));
-      if (done.outputs.length === 0) return;
-      const session = this.sessions.get(done.key) ?? this.createProgramSession(done.key, done.write);
-      const feeds: Record<string, OrtFeed> = {};
-      done.feeds.forEach((e, i) => (feeds[`i${i}`] = { dims: e.shape, type: ORT_TYPE[e.dtype]!, location: 'cpu', data: e.values }));
-      const results = session.run(feeds, this.alloc);
-      done.outputs.forEach((id, i) => {
-        (this.data.get(id) as { values: unknown }).values = results[i].data;
-        this.pool.own(results[i].data as PooledArray, id);
-      });
+      nativeMs = this.runProgram(program.finish((id) => this.data.has(id)));
     } catch (e) {
       const why = (e as Error).message.split('\n')[0];
       for (const id of program.pendingIds()) this.failed.set(id, why);
@@ -193,8 +192,54 @@ export class OnnxruntimeBackend extends MathBackendCPU {
       const postponed = this.postponed;
       this.postponed = [];
       for (const [values, id] of postponed) this.pool.release(values, id);
-      recordDeferredRun(cause, performance.now() - t0);
+      recordDeferredRun(cause, performance.now() - t0, nativeMs);
     }
+  }
+
+  /**
+   * A finished program's graph, then its native kernels; alive values get their arrays, arrays only
+   * native kernels read are recycled. Returns the native kernels' time.
+   */
+  private runProgram(done: FinishedProgram): number {
+    const arrays: PooledArray[] = [];
+    if (done.outputs.length > 0) {
+      const session = this.sessions.get(done.key) ?? this.createProgramSession(done.key, done.write);
+      const feeds: Record<string, OrtFeed> = {};
+      done.feeds.forEach((e, i) => (feeds[`i${i}`] = { dims: e.shape, type: ORT_TYPE[e.dtype]!, location: 'cpu', data: e.values }));
+      for (const r of session.run(feeds, this.alloc)) arrays.push(r.data as PooledArray);
+    }
+    const give = (o: FinishedProgram['outputs'][number], values: PooledArray) => {
+      (this.data.get(o.id) as { values: unknown }).values = values;
+      this.pool.own(values, o.id);
+    };
+    done.outputs.forEach((o, i) => o.alive && give(o, arrays[i]));
+    let nativeMs = 0;
+    for (const step of done.native) {
+      const t0 = performance.now();
+      const outs = step.outputs.map((o) => this.pool.acquire(TYPED_ARRAY[o.spec.dtype], sizeOf(o.spec.shape)));
+      step.run(step.inputs.map((r) => ('values' in r ? r.values : arrays[r.output])), outs);
+      step.outputs.forEach((o, i) => (o.alive ? give(o, outs[i]) : this.recycle(outs[i])));
+      const ms = performance.now() - t0;
+      recordNativeAfterGraph(step.kernel, ms);
+      nativeMs += ms;
+    }
+    done.outputs.forEach((o, i) => o.alive || this.recycle(arrays[i]));
+    return nativeMs;
+  }
+
+  /** A native kernel run on concrete inputs (eager execution). */
+  private runNative(kernel: string, run: NativeRun, inputs: tf.TensorInfo[], specs: ValueSpec[]): tf.TensorInfo[] {
+    this.materialize(inputs);
+    const outs = specs.map((s) => this.pool.acquire(TYPED_ARRAY[s.dtype], sizeOf(s.shape)));
+    run(inputs.map((t) => (this.feedOf(t) as OrtFeed).data), outs);
+    return outs.map((values, i) => this.adoptArray(values, specs[i].shape, specs[i].dtype));
+  }
+
+  /** An array no tensor holds, back to the pool. */
+  private recycle(values: PooledArray): void {
+    const token = {};
+    this.pool.own(values, token);
+    this.pool.release(values, token);
   }
 
   /**
@@ -359,8 +404,12 @@ const DEFERRED_GRAPH = '(deferred graph)';
 
 const ORT_TYPE: Partial<Record<tf.DataType, OrtFeed['type']>> = { float32: 'float32', int32: 'int32', bool: 'bool' };
 const TF_DTYPE: Record<string, tf.DataType | undefined> = { float32: 'float32', int32: 'int32', bool: 'bool' };
-const TYPED_ARRAY: Record<string, Float32ArrayConstructor | Int32ArrayConstructor | Uint8ArrayConstructor> = {
+const TYPED_ARRAY: Record<string, TypedArrayCtor> = {
   float32: Float32Array,
   int32: Int32Array,
   bool: Uint8Array,
 };
+
+function sizeOf(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}

@@ -133,8 +133,41 @@ describe('deferred execution', () => {
     done.write(new GraphBuilder());
     expect(built).toEqual(['a', 'aliveFromA']);
     expect(done.feeds).toHaveLength(1);
-    expect(done.outputs).toEqual([alive.dataId]);
+    expect(done.outputs.map((o) => o.id)).toEqual([alive.dataId]);
     tf.dispose(fed);
+  });
+
+  it('runs a native kernel after the graph where nothing in it reads its outputs, else writes it into the graph', () => {
+    const program = new DeferredProgram();
+    const built: string[] = [];
+    const unary = (name: string): KernelBuild => (g) => {
+      built.push(name);
+      g.output(g.op('Neg', [g.input('float32', [4])]), 'float32', [4]);
+    };
+    const native = () => undefined;
+    const fed = tf.ones([4]);
+    const spec = { shape: [4], dtype: 'float32' as const };
+    let n = 0;
+    const record = (name: string, input: tf.TensorInfo, run?: () => void) =>
+      program.record(name, name, unary(name), [input], [spec], () => new Float32Array(4), () => ({ dataId: { n: n++ }, shape: [4], dtype: 'float32' }), run)[0];
+    const a = record('a', fed);
+    const readNative = record('nativeReadLater', a, native);
+    const b = record('b', readNative);
+    const unread = record('nativeUnread', a, native);
+    const onFeed = record('nativeOnFeed', fed, native);
+    const done = program.finish((id) => [b, unread, onFeed].some((t) => t.dataId === id));
+    done.write(new GraphBuilder());
+    expect(built, 'graph kernels').toEqual(['a', 'nativeReadLater', 'b']);
+    expect(done.native.map((s) => s.kernel)).toEqual(['nativeUnread', 'nativeOnFeed']);
+    // The graph returns b (alive), then a: the unread native kernel's input, recycled after it runs.
+    expect(done.outputs.map((o) => [o.id, o.alive])).toEqual([
+      [b.dataId, true],
+      [a.dataId, false],
+    ]);
+    expect(done.native[0].inputs).toEqual([{ output: 1 }]);
+    expect(done.native[1].inputs[0]).toHaveProperty('values');
+    expect(done.native.map((s) => s.outputs.map((o) => o.id))).toEqual([[unread.dataId], [onFeed.dataId]]);
+    fed.dispose();
   });
 
   it('a training step records as one program, compiled once; losses and gradients match the eager path', () => {

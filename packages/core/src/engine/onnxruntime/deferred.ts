@@ -15,12 +15,20 @@ import type { OrtTypedArray } from './ort-binding.js';
  * A recorded program is keyed by its structure: each kernel's cache key and where each of its inputs
  * comes from (an earlier kernel's output, or a concrete tensor fed from JS), plus which outputs are
  * alive. A training step repeats the same structure, so its graph compiles once and is reused.
+ *
+ * A kernel may also bring a native implementation (`NativeRun`, e.g. the direct dW convolution in
+ * native/conv-filter.cc). Where nothing in the program reads its outputs (a parameter's gradient,
+ * read next by the optimizer), it runs after the graph on the arrays of its inputs, which the graph
+ * then returns; otherwise it is written into the graph like any other kernel.
  */
 
 /** Separates a program key's kernels from its alive-output list; no kernel key contains it. */
 export const PROGRAM_KEY_MARK = '\n=> ';
 
 export type KernelBuild = (g: GraphBuilder) => void;
+
+/** A kernel's native implementation: reads its inputs' arrays and fills its outputs' (of the recorded shapes). */
+export type NativeRun = (inputs: OrtTypedArray[], outputs: OrtTypedArray[]) => void;
 
 export interface ValueSpec {
   shape: number[];
@@ -46,15 +54,33 @@ interface Recorded {
   inputs: InputRef[];
   /** Pending indices of this kernel's outputs, in order. */
   outputs: number[];
+  native?: NativeRun;
 }
 
-/** What a flush runs: the graph's key, how to write it, its feeds, and which pending values it returns. */
+/** What a flush runs: the graph's key, how to write it, its feeds, which pending values it returns, and the native kernels after it. */
 export interface FinishedProgram {
   key: string;
   write: (g: GraphBuilder) => void;
   feeds: External[];
-  /** dataIds of the alive pending values, in graph-output order (o0, o1, ...). */
-  outputs: object[];
+  /** The graph's outputs in order (o0, o1, ...): alive values, then values only native kernels read. */
+  outputs: ProgramOutput[];
+  /** Native kernels to run after the graph, in recording order. */
+  native: NativeStep[];
+}
+
+export interface ProgramOutput {
+  id: object;
+  spec: ValueSpec;
+  /** Someone holds it (else it is an input of a native kernel only, and its array is recycled after). */
+  alive: boolean;
+}
+
+export interface NativeStep {
+  kernel: string;
+  run: NativeRun;
+  /** Each input: a concrete array, or the index of a graph output. */
+  inputs: ({ values: OrtTypedArray } | { output: number })[];
+  outputs: ProgramOutput[];
 }
 
 export class DeferredProgram {
@@ -93,9 +119,10 @@ export class DeferredProgram {
     outputSpecs: readonly ValueSpec[],
     concrete: (t: tf.TensorInfo) => OrtTypedArray,
     newPending: (spec: ValueSpec) => tf.TensorInfo,
+    native?: NativeRun,
   ): tf.TensorInfo[] {
     const refs: InputRef[] = [];
-    let sig = key;
+    let sig = native ? `${key}|native` : key;
     for (const t of inputs) {
       const p = this.pending.get(t.dataId);
       if (p !== undefined) {
@@ -124,7 +151,7 @@ export class DeferredProgram {
       indices.push(index);
       outputs.push(info);
     }
-    this.records.push({ kernel, build, inputs: refs, outputs: indices });
+    this.records.push({ kernel, build, inputs: refs, outputs: indices, native });
     this.signature.push(sig);
     return outputs;
   }
@@ -138,7 +165,10 @@ export class DeferredProgram {
     const live: number[] = [];
     for (let i = 0; i < this.ids.length; i++) if (alive(this.ids[i])) live.push(i);
     const key = `${this.signature.join('\n')}${PROGRAM_KEY_MARK}${live.join(',')}`;
-    const records = this.neededRecords(live);
+    const needed = this.neededRecords(live);
+    const after = this.nativeAfterGraph(needed);
+    const records = needed.filter((rec) => !after.has(rec));
+    const graphOutputs = this.graphOutputs(live, records, after);
     const used = new Set<number>();
     for (const rec of records) for (const r of rec.inputs) if ('ext' in r) used.add(r.ext);
     const feedIndex = [...used].sort((a, b) => a - b);
@@ -160,9 +190,37 @@ export class DeferredProgram {
         }
         rec.outputs.forEach((p, i) => (values[p] = names[i]));
       }
-      for (const p of live) g.output(values[p], onnxType(specs[p].dtype), specs[p].shape);
+      for (const p of graphOutputs) g.output(values[p], onnxType(specs[p].dtype), specs[p].shape);
     };
-    return { key, write, feeds: feedIndex.map((e) => ext[e]), outputs: live.map((p) => this.ids[p]) };
+    const isLive = new Set(live);
+    const output = (p: number): ProgramOutput => ({ id: this.ids[p], spec: specs[p], alive: isLive.has(p) });
+    const outputIndex = new Map(graphOutputs.map((p, i) => [p, i]));
+    const native = [...after].map((rec) => ({
+      kernel: rec.kernel,
+      run: rec.native!,
+      inputs: rec.inputs.map((r) => ('ext' in r ? { values: ext[r.ext].values } : { output: outputIndex.get(r.pending)! })),
+      outputs: rec.outputs.map(output),
+    }));
+    return { key, write, feeds: feedIndex.map((e) => ext[e]), outputs: graphOutputs.map(output), native };
+  }
+
+  /**
+   * The kernels that run natively after the graph: those with a native implementation whose outputs
+   * no kept kernel reads, and whose inputs need no cast (a reshape only relabels an array).
+   */
+  private nativeAfterGraph(records: readonly Recorded[]): Set<Recorded> {
+    const read = new Set<number>();
+    for (const rec of records) for (const r of rec.inputs) if ('pending' in r) read.add(r.pending);
+    const base = (r: InputRef) => ('ext' in r ? this.ext[r.ext] : this.specs[r.pending]);
+    return new Set(records.filter((rec) => rec.native && !rec.outputs.some((p) => read.has(p)) && rec.inputs.every((r) => base(r).dtype === r.dtype)));
+  }
+
+  /** The graph's outputs: the alive values it computes, then the recorded inputs of the native kernels after it. */
+  private graphOutputs(live: readonly number[], records: readonly Recorded[], after: ReadonlySet<Recorded>): number[] {
+    const computed = new Set(records.flatMap((rec) => rec.outputs));
+    const outputs = new Set(live.filter((p) => computed.has(p)));
+    for (const rec of after) for (const r of rec.inputs) if ('pending' in r) outputs.add(r.pending);
+    return [...outputs];
   }
 
   /** The recorded kernels an alive value depends on, in recording order. */

@@ -4,7 +4,8 @@ import { activateOnnxruntime } from './activate.test-util.js';
 import type { OnnxruntimeBackend } from './backend.js';
 import { Rng } from '../../rng.js';
 import { nchwcBlockSize, nchwcReadsNchwInput } from './kernels/nhwc-conv.js';
-import { DEFERRED_RUN, onnxruntimeStats } from './stats.js';
+import { DEFERRED_RUN, NATIVE_AFTER_GRAPH, onnxruntimeStats } from './stats.js';
+import { loadedConvFilter, setNativeConvFilter } from './native.js';
 import { setOrtKernelThresholds } from './kernels/util.js';
 import { convInfo, naiveConv2DBackpropFilter, relativeMaxError, seededValues } from '../kernels/reference.js';
 
@@ -190,7 +191,21 @@ describe('Conv2DBackpropInput', () => {
   }
 });
 
-describe('Conv2DBackpropFilter', () => {
+/** dW both ways where the native kernel is built: the ONNX tap GEMMs, and native/conv-filter.cc (deferred: after the graph). */
+const DW_FORMULATIONS = loadedConvFilter() ? ['ONNX taps', 'native'] : ['ONNX taps'];
+
+function withDwFormulation(formulation: string, body: () => void): void {
+  const was = setNativeConvFilter(formulation === 'native');
+  try {
+    body();
+  } finally {
+    setNativeConvFilter(was);
+  }
+}
+
+const nativeDwRuns = () => onnxruntimeStats().find((s) => s.kernel === `${NATIVE_AFTER_GRAPH} Conv2DBackpropFilter`)?.calls ?? 0;
+
+describe.each(DW_FORMULATIONS)('Conv2DBackpropFilter (%s)', (formulation) => {
   const cases: [number[], number[], number, unknown][] = [
     [[2, 10, 9, 5], [3, 3, 5, 6], 1, 'same'],
     [[2, 10, 9, 5], [3, 3, 5, 6], 1, 'valid'],
@@ -206,13 +221,15 @@ describe('Conv2DBackpropFilter', () => {
       const info = tf.backend_util.computeConv2DInfo(xShape as [number, number, number, number], wShape as [number, number, number, number], s, 1, pad as 'same');
       const x = rand(xShape);
       const dy = rand([xShape[0], info.outHeight, info.outWidth, wShape[3]]);
-      check('Conv2DBackpropFilter', { x, dy }, { strides: s, pad: pad as 'same', dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: wShape }, true, 1e-4);
+      const native = nativeDwRuns();
+      withDwFormulation(formulation, () => check('Conv2DBackpropFilter', { x, dy }, { strides: s, pad: pad as 'same', dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: wShape }, true, 1e-4));
+      expect(nativeDwRuns() - native, 'native dW runs (deferred pass)').toBe(formulation === 'native' ? 1 : 0);
       tf.dispose([x, dy]);
     });
   }
 });
 
-describe('Conv2DBackpropFilter formulations at larger sizes (against a float64 reference)', () => {
+describe.each(DW_FORMULATIONS)('Conv2DBackpropFilter formulations at larger sizes (%s, against a float64 reference)', (formulation) => {
   // The stock cpu kernel takes minutes at these sizes; engine/kernels/reference.ts loops in float64.
   const cases: [number[], number[], 'same' | 'valid', string][] = [
     [[1, 128, 128, 33], [3, 3, 33, 32], 'same', 'Cin*Cout 1056: 4 pieces of 4096 rows'],
@@ -226,10 +243,13 @@ describe('Conv2DBackpropFilter formulations at larger sizes (against a float64 r
       const info = convInfo(xShape as Shape4, wShape as Shape4, 1, pad);
       const xs = seededValues(xShape.reduce((a, b) => a * b), 1);
       const dys = seededValues(info.outHeight * info.outWidth * xShape[0] * wShape[3], 2);
-      const got = tf.tidy(() => {
-        const x = tf.tensor4d(xs, xShape as Shape4);
-        const dy = tf.tensor4d(dys, [xShape[0], info.outHeight, info.outWidth, wShape[3]]);
-        return tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: 1, pad, dataFormat: 'NHWC', filterShape: wShape }) as tf.Tensor;
+      let got!: tf.Tensor;
+      withDwFormulation(formulation, () => {
+        got = tf.tidy(() => {
+          const x = tf.tensor4d(xs, xShape as Shape4);
+          const dy = tf.tensor4d(dys, [xShape[0], info.outHeight, info.outWidth, wShape[3]]);
+          return tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: 1, pad, dataFormat: 'NHWC', filterShape: wShape }) as tf.Tensor;
+        });
       });
       expect(relativeMaxError(got.dataSync(), naiveConv2DBackpropFilter(xs, dys, info))).toBeLessThan(1e-5);
       got.dispose();

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { skipOutsideCi } from '../../io/prerequisite.js';
 import { Rng } from '../../rng.js';
 import { updateOne } from './kernels/adam.js';
-import { nativeAdam, nativeAdamStatus } from './native-adam.js';
+import { nativeAdam, nativeAdamStatus } from './native.js';
 
 /** native/adam.cc against the JS loop it replaces: the same arithmetic in the same order, so the same bits. */
 const addon = nativeAdam();

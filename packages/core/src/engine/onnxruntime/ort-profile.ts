@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OnnxruntimeBackend } from './backend.js';
+import { NATIVE_AFTER_GRAPH, onnxruntimeStats } from './stats.js';
 
 /**
  * Reads a profile ORT wrote (`OrtSessionOptions.profileFilePrefix`, Chrome trace JSON) and sums the
@@ -67,8 +68,9 @@ const sorted = (rows: Map<string, ProfileRow>) => [...rows.values()].sort((a, b)
 
 /**
  * Runs `step` once with ORT's profiler on the recorded programs and returns where their time went
- * (all programs of the step merged), or null where the active backend records no programs (another
- * backend, or deferral off). The profile files are deleted.
+ * (all programs of the step merged, plus the native kernels run after them: rows named by their
+ * kernel in `byKernel`, `(native) <kernel>` in `byOp`), or null where the active backend records no
+ * programs (another backend, or deferral off). The profile files are deleted.
  */
 export async function profileRecordedStep(step: () => unknown): Promise<ProgramProfile | null> {
   const backend = tf.backend();
@@ -77,15 +79,35 @@ export async function profileRecordedStep(step: () => unknown): Promise<ProgramP
   try {
     backend.startProgramProfiling(join(dir, 'program'));
     let files: string[];
+    const nativeBefore = nativeRows();
     try {
       await step();
     } finally {
       files = backend.endProgramProfiling();
     }
-    return mergeProfiles(files.map(summarizeOrtProfile));
+    return withNativeKernels(mergeProfiles(files.map(summarizeOrtProfile)), nativeBefore, nativeRows());
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Time and calls of the native kernels run after a graph so far, by kernel. */
+function nativeRows(): Map<string, { ms: number; calls: number }> {
+  const prefix = `${NATIVE_AFTER_GRAPH} `;
+  return new Map(onnxruntimeStats().filter((s) => s.kernel.startsWith(prefix)).map((s) => [s.kernel.slice(prefix.length), { ms: s.ms, calls: s.calls }]));
+}
+
+/** The profile with the native kernels that ran between two `nativeRows()` snapshots. */
+function withNativeKernels(profile: ProgramProfile, before: ReturnType<typeof nativeRows>, after: ReturnType<typeof nativeRows>): ProgramProfile {
+  const byKernel = new Map(profile.byKernel.map((r) => [r.name, { ...r }]));
+  const byOp = new Map(profile.byOp.map((r) => [r.name, { ...r }]));
+  for (const [kernel, { ms, calls }] of after) {
+    const earlier = before.get(kernel) ?? { ms: 0, calls: 0 };
+    if (calls === earlier.calls) continue;
+    addTo(byKernel, kernel, ms - earlier.ms, calls - earlier.calls);
+    addTo(byOp, `(native) ${kernel}`, ms - earlier.ms, calls - earlier.calls);
+  }
+  return { ...profile, byKernel: sorted(byKernel), byOp: sorted(byOp) };
 }
 
 /** Several programs' profiles as one: per-run times added. */

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { OnnxruntimeBackend } from '../backend.js';
 import type { PooledArray } from '../buffer-pool.js';
-import { nativeAdam } from '../native-adam.js';
+import { nativeAdam } from '../native.js';
 
 /**
  * Adam's update of every parameter in one kernel call, one pass over each parameter's arrays

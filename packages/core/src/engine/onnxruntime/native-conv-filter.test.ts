@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { skipOutsideCi } from '../../io/prerequisite.js';
+import { convInfo, naiveConv2DBackpropFilter, relativeMaxError, seededValues } from '../kernels/reference.js';
+import { loadedConvFilter, nativeConvFilterStatus } from './native.js';
+
+/** native/conv-filter.cc against the float64 reference loop, with every instruction set this CPU runs. */
+const addon = loadedConvFilter();
+const skip = skipOutsideCi('native-conv-filter.test.ts', addon ? null : `the native dW kernel is not in use (${nativeConvFilterStatus()})`);
+
+type Shape4 = [number, number, number, number];
+
+function geometryOf(info: ReturnType<typeof convInfo>): Int32Array {
+  const p = info.padInfo;
+  return Int32Array.of(info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.outChannels,
+    info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, p.top, p.left);
+}
+
+describe.skipIf(skip)('native dW kernel (native/conv-filter.cc)', () => {
+  // Channel counts around the tile sizes (8 or 6 input channels, 16/32 or 8/16 output channels), strides, pads on every side.
+  const cases: [Shape4, Shape4, number, 'same' | 'valid' | number[][]][] = [
+    [[2, 9, 7, 3], [3, 3, 3, 5], 1, 'same'],
+    [[2, 10, 9, 17], [3, 3, 17, 33], 1, 'same'],
+    [[1, 11, 10, 13], [3, 3, 13, 16], 2, 'same'],
+    [[2, 8, 8, 6], [2, 2, 6, 7], 2, 'valid'],
+    [[1, 12, 12, 9], [5, 5, 9, 40], 3, 'same'],
+    [[2, 8, 8, 16], [1, 1, 16, 8], 1, 'valid'],
+    [[1, 8, 7, 3], [3, 3, 3, 4], 1, [[0, 0], [0, 2], [1, 0], [0, 0]]],
+    [[1, 4, 4, 2], [3, 3, 2, 1], 1, [[0, 0], [3, 3], [3, 3], [0, 0]]], // pads wider than x: taps that see no input
+    [[2, 20, 20, 64], [3, 3, 64, 64], 1, 'same'],
+  ];
+  for (const isa of addon?.isas() ?? []) {
+    for (const threads of [1, 2, 3]) {
+      it(`matches the float64 reference (${isa}, ${threads} thread${threads > 1 ? 's' : ''})`, () => {
+        for (const [xShape, wShape, s, pad] of cases) {
+          const info = convInfo(xShape, wShape, s, pad);
+          const x = seededValues(xShape.reduce((a, b) => a * b), 1);
+          const dy = seededValues(info.batchSize * info.outHeight * info.outWidth * info.outChannels, 2);
+          const dw = new Float32Array(wShape.reduce((a, b) => a * b)).fill(Number.NaN); // every entry must be written
+          addon!.conv2dBackpropFilter(x, dy, dw, geometryOf(info), threads, isa);
+          expect(relativeMaxError(dw, naiveConv2DBackpropFilter(x, dy, info)), `x ${xShape} w ${wShape} s${s} ${JSON.stringify(pad)}`).toBeLessThan(1e-6);
+        }
+      });
+    }
+  }
+
+  it('rejects arrays that do not match the geometry and unknown instruction sets, naming the problem', () => {
+    const info = convInfo([1, 4, 4, 2], [3, 3, 2, 3], 1, 'same');
+    const [x, dy, dw] = [new Float32Array(32), new Float32Array(48), new Float32Array(54)];
+    expect(() => addon!.conv2dBackpropFilter(x, dy, new Float32Array(53), geometryOf(info), 1)).toThrow(/does not match the geometry/);
+    expect(() => addon!.conv2dBackpropFilter(x, new Float64Array(48) as unknown as Float32Array, dw, geometryOf(info), 1)).toThrow(/Float32Arrays/);
+    expect(() => addon!.conv2dBackpropFilter(x, dy, dw, Int32Array.of(1, 4), 1)).toThrow(/Int32Array of 13/);
+    expect(() => addon!.conv2dBackpropFilter(x, dy, dw, geometryOf(info), 1, 'neon')).toThrow(/not supported/);
+    addon!.conv2dBackpropFilter(x, dy, dw, geometryOf(info), 1); // and the right arrays run
+  });
+});

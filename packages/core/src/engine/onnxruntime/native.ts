@@ -1,0 +1,100 @@
+import { createRequire } from 'node:module';
+
+/**
+ * The native addons (native/*.cc, compiled at install by native/build.mjs where a C++ compiler and
+ * Node's headers exist). Each is optional: where it is not built, or is switched off, the engine
+ * keeps its JS or ONNX path.
+ *
+ * - adam.node: one call updates every parameter of a step, its elements split over threads,
+ *   bit-identical to the JS loop in kernels/adam.ts. `LVIT_NATIVE_ADAM=0` keeps the JS loop.
+ * - conv-filter.node: a convolution's dW as a direct kernel (kernels/conv2d-backprop-filter.ts),
+ *   on CPUs with AVX-512 or AVX2 + FMA. `LVIT_NATIVE_CONV=0` keeps the ONNX tap GEMMs.
+ */
+export interface NativeAdam {
+  /**
+   * `arrays`: p, m, v, g, p', m', v' for each parameter (Float32Arrays, each parameter's of one
+   * length); `stepSizes` lr / (1 - beta1^t) and `invBiasCorrection2Sqrts` 1 / sqrt(1 - beta2^t), one
+   * per parameter; `hyper` [beta1, beta2, eps].
+   */
+  adamStep(arrays: Float32Array[], stepSizes: Float64Array, invBiasCorrection2Sqrts: Float64Array, hyper: Float64Array, threads: number): void;
+}
+
+export interface NativeConvFilter {
+  /**
+   * dW [kh,kw,Cin,Cout] of x [N,H,W,Cin] and dy [N,OH,OW,Cout], written into `dw`; `geometry`
+   * [N,H,W,Cin, OH,OW,Cout, kh,kw, strideH,strideW, padTop,padLeft] (no dilation). `isa`: one of
+   * `isas()` (default: the first).
+   */
+  conv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, geometry: Int32Array, threads: number, isa?: string): void;
+  /** The instruction sets the kernel runs with on this CPU, best first ('avx512', 'avx2'); empty where it has neither. */
+  isas(): string[];
+}
+
+interface Loaded<T> {
+  addon: T | null;
+  status: string;
+}
+
+const loaded = new Map<string, Loaded<unknown>>();
+
+/** native/build/<file>, unless `offVar`=0; the status says which and why. */
+function load<T>(file: string, offVar: string, usable: (addon: T) => string | null = () => null): Loaded<T> {
+  const known = loaded.get(file);
+  if (known) return known as Loaded<T>;
+  let result: Loaded<T>;
+  if (process.env[offVar] === '0') {
+    result = { addon: null, status: `off (${offVar}=0)` };
+  } else {
+    try {
+      // src/engine/onnxruntime and dist/engine/onnxruntime both sit three levels below packages/core.
+      const addon = createRequire(import.meta.url)(`../../../native/build/${file}`) as T;
+      const why = usable(addon);
+      result = why ? { addon: null, status: `not used: ${why}` } : { addon, status: `native (native/build/${file})` };
+    } catch (e) {
+      result = { addon: null, status: `not loaded: native/build/${file} (${(e as Error).message.split('\n')[0]}); \`node packages/core/native/build.mjs\` builds it` };
+    }
+  }
+  loaded.set(file, result);
+  return result;
+}
+
+/** The Adam addon, or null (why: `nativeAdamStatus()`). */
+export function nativeAdam(): NativeAdam | null {
+  return load<NativeAdam>('adam.node', 'LVIT_NATIVE_ADAM').addon;
+}
+
+/** Which Adam pass the engine uses, and why. */
+export function nativeAdamStatus(): string {
+  const { addon, status } = load<NativeAdam>('adam.node', 'LVIT_NATIVE_ADAM');
+  return addon ? status : `JS loop; ${status}`;
+}
+
+let convFilterOn = true;
+
+/** The direct dW kernel where it is loaded and switched on (why not: `nativeConvFilterStatus()`). */
+export function nativeConvFilter(): NativeConvFilter | null {
+  return convFilterOn ? loadedConvFilter() : null;
+}
+
+/** The loaded addon whether switched on or not (tests compare it with the ONNX formulation). */
+export function loadedConvFilter(): NativeConvFilter | null {
+  return load<NativeConvFilter>('conv-filter.node', 'LVIT_NATIVE_CONV', convFilterUnusable).addon;
+}
+
+/** Switches the direct dW kernel on or off for kernels recorded from now on (tests, A/B timing); returns the previous setting. */
+export function setNativeConvFilter(on: boolean): boolean {
+  const was = convFilterOn;
+  convFilterOn = on;
+  return was;
+}
+
+/** Which dW formulation the engine uses, and why. */
+export function nativeConvFilterStatus(): string {
+  const { addon, status } = load<NativeConvFilter>('conv-filter.node', 'LVIT_NATIVE_CONV', convFilterUnusable);
+  if (!addon) return `ONNX tap GEMMs; ${status}`;
+  return convFilterOn ? `${status}, ${addon.isas()[0]}` : 'ONNX tap GEMMs; switched off (setNativeConvFilter)';
+}
+
+function convFilterUnusable(addon: NativeConvFilter): string | null {
+  return addon.isas().length > 0 ? null : 'this CPU has neither AVX-512 nor AVX2 with FMA';
+}
