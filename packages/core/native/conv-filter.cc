@@ -13,6 +13,8 @@
 // them. Tiles are split over threads (each thread owns whole tiles: no reduction between threads).
 // Sums are float32 in position order per tile, as in a GEMM.
 //
+// Also here: a filter reordered into the NCHWc layout of ORT's conv (`nchwcFilter`), a plain copy.
+//
 // Two instruction sets, chosen at run time: AVX-512 (16 lanes, masked tails) and AVX2 + FMA
 // (8 lanes). Elsewhere `isas()` is empty and the engine keeps its ONNX formulation.
 #include <node_api.h>
@@ -265,6 +267,56 @@ napi_value Conv2DBackpropFilter(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// The filter of an NCHWc convolution in MLAS's blocked layout [O/b][I/b][kh][kw][bi][bo], for the
+// output-channel blocks [oFrom, oTo). From an HWIO filter w [kh,kw,ci,co]: the forward conv reads it
+// as it is (I = ci, O = co: each bo run is a contiguous copy); the dX conv (`flipped`) reads it
+// spatially flipped with ci and co swapped (I = co, O = ci: each block is a 16x16 transpose).
+void blockFilter(const float *w, float *out, int kh, int kw, int ci, int co, int b, bool flipped, int oFrom, int oTo) {
+  const int nI = (flipped ? co : ci) / b;
+  for (int o = oFrom; o < oTo; o++)
+    for (int in = 0; in < nI; in++)
+      for (int i = 0; i < kh; i++)
+        for (int j = 0; j < kw; j++) {
+          float *dst = out + (((static_cast<size_t>(o) * nI + in) * kh + i) * kw + j) * b * b;
+          if (!flipped) {
+            const float *src = w + ((static_cast<size_t>(i) * kw + j) * ci + in * b) * co + o * b;
+            for (int bi = 0; bi < b; bi++) std::memcpy(dst + bi * b, src + static_cast<size_t>(bi) * co, b * sizeof(float));
+          } else {
+            const float *src = w + ((static_cast<size_t>(kh - 1 - i) * kw + (kw - 1 - j)) * ci + o * b) * co + in * b;
+            for (int bi = 0; bi < b; bi++)
+              for (int bo = 0; bo < b; bo++) dst[bi * b + bo] = src[static_cast<size_t>(bo) * co + bi];
+          }
+        }
+}
+
+// nchwcFilter(w: Float32Array [kh,kw,ci,co], out: Float32Array (written), dims: Int32Array [kh,kw,ci,co, block, flipped 0|1], threads)
+napi_value NchwcFilter(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc != 4) return fail(env, "nchwcFilter: 4 arguments expected");
+  const float *w = nullptr;
+  float *out = nullptr;
+  int32_t *d = nullptr;
+  size_t nw = 0, nout = 0, nd = 0;
+  if (!typedArray(env, argv[0], napi_float32_array, const_cast<float **>(&w), &nw) || !typedArray(env, argv[1], napi_float32_array, &out, &nout)) {
+    return fail(env, "nchwcFilter: w and out must be Float32Arrays");
+  }
+  if (!typedArray(env, argv[2], napi_int32_array, &d, &nd) || nd != 6) return fail(env, "nchwcFilter: dims must be an Int32Array of 6");
+  const int kh = d[0], kw = d[1], ci = d[2], co = d[3], b = d[4];
+  const bool flipped = d[5] != 0;
+  if (kh < 1 || kw < 1 || b < 1 || ci < b || co < b || ci % b != 0 || co % b != 0) return fail(env, "nchwcFilter: sizes must be positive, channels multiples of the block");
+  if (nw != static_cast<size_t>(kh) * kw * ci * co || nout != nw) return fail(env, "nchwcFilter: an array's length does not match dims");
+  int32_t threads = 1;
+  if (napi_get_value_int32(env, argv[3], &threads) != napi_ok || threads < 1) return fail(env, "nchwcFilter: threads must be a positive integer");
+  const int nO = (flipped ? ci : co) / b;
+  const int t = nw < 65536 ? 1 : std::min(nO, threads);
+  std::vector<std::thread> workers;
+  for (int k = 1; k < t; k++) workers.emplace_back(blockFilter, w, out, kh, kw, ci, co, b, flipped, nO * k / t, nO * (k + 1) / t);
+  blockFilter(w, out, kh, kw, ci, co, b, flipped, 0, nO / t);
+  for (std::thread &k : workers) k.join();
+  return nullptr;
+}
+
 // isas(): the instruction sets the kernel runs with here, best first ("avx512", "avx2"); empty where none.
 napi_value IsaNames(napi_env env, napi_callback_info) {
   napi_value list;
@@ -281,7 +333,7 @@ napi_value Init(napi_env env, napi_value exports) {
   const struct {
     const char *name;
     napi_callback fn;
-  } fns[] = {{"conv2dBackpropFilter", Conv2DBackpropFilter}, {"isas", IsaNames}};
+  } fns[] = {{"conv2dBackpropFilter", Conv2DBackpropFilter}, {"nchwcFilter", NchwcFilter}, {"isas", IsaNames}};
   for (const auto &f : fns) {
     napi_value v;
     napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.fn, nullptr, &v);

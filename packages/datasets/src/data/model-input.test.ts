@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pythonModulesMissing, REFERENCE_PYTHON, skipOutsideCi } from '@lvit-bench/core';
 import { maskToSize, readModelInput, readModelMask } from './model-input.js';
 
 /**
@@ -17,8 +18,11 @@ let tmp: string;
 /** cv2's uint8 result for `path` at `size`, BGR HWC. */
 function cv2Resized(path: string, size: number): Uint8Array {
   const script = `import cv2,sys; im=cv2.imread(sys.argv[1]); sys.stdout.buffer.write(cv2.resize(im,(${size},${size})).tobytes())`;
-  return new Uint8Array(execFileSync('/usr/bin/python3', ['-c', script, path], { maxBuffer: 1 << 26 }));
+  return new Uint8Array(execFileSync(REFERENCE_PYTHON, ['-c', script, path], { maxBuffer: 1 << 26 }));
 }
+
+/** OpenCV is the reference: these tests skip without it (with the apt line), except under CI, which must run them. */
+const skip = skipOutsideCi('model-input.test.ts', pythonModulesMissing(['cv2'], 'python3-opencv'));
 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'lvit-model-input-'));
@@ -29,7 +33,7 @@ beforeAll(async () => {
 
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-describe('readModelInput', () => {
+describe.skipIf(skip)('readModelInput', () => {
   for (const [what, file] of [['staged test tile', () => join(DATA, 'images', TILE)], ['odd-size RGBA PNG', () => join(tmp, 'odd.png')]] as const) {
     it(`${what}: bit-exact with cv2.imread + cv2.resize, /255, BGR`, async () => {
       const got = await readModelInput(file(), 64, 'bgr');
@@ -51,7 +55,9 @@ describe('readModelInput', () => {
     for (let i = 0; i < want.length; i++) maxDiff = Math.max(maxDiff, Math.abs(Math.round(got.input[i] * 255) - want[i]));
     expect(maxDiff).toBeLessThanOrEqual(2);
   });
+});
 
+describe('readModelInput errors', () => {
   it('names the file it cannot read or decode', async () => {
     await expect(readModelInput(join(tmp, 'missing.png'), 64, 'bgr')).rejects.toThrow(/missing\.png: cannot read image \(ENOENT\)/);
     writeFileSync(join(tmp, 'notes.png'), 'not an image');

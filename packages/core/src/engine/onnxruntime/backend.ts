@@ -6,7 +6,7 @@ import { setOrtKernelThresholds, type thresholds as Thresholds } from './kernels
 import { setNchwcEnabled } from './kernels/nhwc-conv.js';
 import { GraphBuilder } from './onnx-graph.js';
 import { OrtDataType, OrtFeed, OrtGpuFeed, OrtResult, OrtSession, OrtSessionOptions } from './ort-binding.js';
-import { recordDeferredRun, recordKernel, recordNativeAfterGraph, recordSessionCreate } from './stats.js';
+import { recordDeferredRun, recordKernel, recordNativeKernel, recordSessionCreate } from './stats.js';
 
 /**
  * The 'onnxruntime' tfjs backend: the cpu backend's storage (one TypedArray per tensor) and all its
@@ -197,33 +197,40 @@ export class OnnxruntimeBackend extends MathBackendCPU {
   }
 
   /**
-   * A finished program's graph, then its native kernels; alive values get their arrays, arrays only
-   * native kernels read are recycled. Returns the native kernels' time.
+   * A finished program: native kernels before the graph, the graph, native kernels after it. Alive
+   * values get their arrays; arrays only the program itself read are recycled. Returns the native
+   * kernels' time.
    */
   private runProgram(done: FinishedProgram): number {
-    const arrays: PooledArray[] = [];
-    if (done.outputs.length > 0) {
+    const slots: (OrtFeed['data'] | undefined)[] = done.concrete.map((e) => e.values);
+    const n = slots.length;
+    const specOf = (k: number): ValueSpec => (k < n ? done.concrete[k] : done.computed[k - n].spec);
+    let nativeMs = 0;
+    const runNativeSteps = (steps: FinishedProgram['before']) => {
+      for (const step of steps) {
+        const t0 = performance.now();
+        const outs = step.outputs.map((k) => (slots[k] = this.pool.acquire(TYPED_ARRAY[specOf(k).dtype], sizeOf(specOf(k).shape))));
+        step.run(step.inputs.map((k) => slots[k]!), outs);
+        const ms = performance.now() - t0;
+        recordNativeKernel(step.kernel, ms);
+        nativeMs += ms;
+      }
+    };
+    runNativeSteps(done.before);
+    if (done.graph.outputs.length > 0) {
       const session = this.sessions.get(done.key) ?? this.createProgramSession(done.key, done.write);
       const feeds: Record<string, OrtFeed> = {};
-      done.feeds.forEach((e, i) => (feeds[`i${i}`] = { dims: e.shape, type: ORT_TYPE[e.dtype]!, location: 'cpu', data: e.values }));
-      for (const r of session.run(feeds, this.alloc)) arrays.push(r.data as PooledArray);
+      done.graph.feeds.forEach((k, i) => (feeds[`i${i}`] = { dims: specOf(k).shape, type: ORT_TYPE[specOf(k).dtype]!, location: 'cpu', data: slots[k]! }));
+      session.run(feeds, this.alloc).forEach((r, i) => (slots[done.graph.outputs[i]] = r.data));
     }
-    const give = (o: FinishedProgram['outputs'][number], values: PooledArray) => {
-      (this.data.get(o.id) as { values: unknown }).values = values;
-      this.pool.own(values, o.id);
-    };
-    done.outputs.forEach((o, i) => o.alive && give(o, arrays[i]));
-    let nativeMs = 0;
-    for (const step of done.native) {
-      const t0 = performance.now();
-      const outs = step.outputs.map((o) => this.pool.acquire(TYPED_ARRAY[o.spec.dtype], sizeOf(o.spec.shape)));
-      step.run(step.inputs.map((r) => ('values' in r ? r.values : arrays[r.output])), outs);
-      step.outputs.forEach((o, i) => (o.alive ? give(o, outs[i]) : this.recycle(outs[i])));
-      const ms = performance.now() - t0;
-      recordNativeAfterGraph(step.kernel, ms);
-      nativeMs += ms;
-    }
-    done.outputs.forEach((o, i) => o.alive || this.recycle(arrays[i]));
+    runNativeSteps(done.after);
+    done.computed.forEach((v, i) => {
+      const values = slots[n + i] as PooledArray | undefined;
+      if (values === undefined) return;
+      if (!v.alive) return this.recycle(values);
+      (this.data.get(v.id) as { values: unknown }).values = values;
+      this.pool.own(values, v.id);
+    });
     return nativeMs;
   }
 

@@ -132,12 +132,12 @@ describe('deferred execution', () => {
     const done = program.finish((id) => id === alive.dataId);
     done.write(new GraphBuilder());
     expect(built).toEqual(['a', 'aliveFromA']);
-    expect(done.feeds).toHaveLength(1);
-    expect(done.outputs.map((o) => o.id)).toEqual([alive.dataId]);
+    expect(done.concrete).toHaveLength(1);
+    expect(done.graph.outputs.map((k) => done.computed[k - done.concrete.length].id)).toEqual([alive.dataId]);
     tf.dispose(fed);
   });
 
-  it('runs a native kernel after the graph where nothing in it reads its outputs, else writes it into the graph', () => {
+  it('runs native kernels before the graph on concrete inputs, after it where nothing reads their outputs, else in it', () => {
     const program = new DeferredProgram();
     const built: string[] = [];
     const unary = (name: string): KernelBuild => (g) => {
@@ -150,23 +150,21 @@ describe('deferred execution', () => {
     let n = 0;
     const record = (name: string, input: tf.TensorInfo, run?: () => void) =>
       program.record(name, name, unary(name), [input], [spec], () => new Float32Array(4), () => ({ dataId: { n: n++ }, shape: [4], dtype: 'float32' }), run)[0];
-    const a = record('a', fed);
+    const onFeed = record('nativeOnFeed', fed, native); // slot 1 (slot 0: the feed)
+    const a = record('a', onFeed); // slot 2
     const readNative = record('nativeReadLater', a, native);
     const b = record('b', readNative);
     const unread = record('nativeUnread', a, native);
-    const onFeed = record('nativeOnFeed', fed, native);
-    const done = program.finish((id) => [b, unread, onFeed].some((t) => t.dataId === id));
+    const done = program.finish((id) => [b, unread].some((t) => t.dataId === id));
     done.write(new GraphBuilder());
+    const ids = (slots: number[]) => slots.map((k) => done.computed[k - done.concrete.length].id);
     expect(built, 'graph kernels').toEqual(['a', 'nativeReadLater', 'b']);
-    expect(done.native.map((s) => s.kernel)).toEqual(['nativeUnread', 'nativeOnFeed']);
-    // The graph returns b (alive), then a: the unread native kernel's input, recycled after it runs.
-    expect(done.outputs.map((o) => [o.id, o.alive])).toEqual([
-      [b.dataId, true],
-      [a.dataId, false],
-    ]);
-    expect(done.native[0].inputs).toEqual([{ output: 1 }]);
-    expect(done.native[1].inputs[0]).toHaveProperty('values');
-    expect(done.native.map((s) => s.outputs.map((o) => o.id))).toEqual([[unread.dataId], [onFeed.dataId]]);
+    expect(done.before.map((s) => [s.kernel, s.inputs, ids(s.outputs)])).toEqual([['nativeOnFeed', [0], [onFeed.dataId]]]);
+    expect(done.after.map((s) => [s.kernel, ids(s.inputs), ids(s.outputs)])).toEqual([['nativeUnread', [a.dataId], [unread.dataId]]]);
+    // The graph is fed the first native kernel's output and returns b (alive), then a (read by the one after it).
+    expect(ids(done.graph.feeds)).toEqual([onFeed.dataId]);
+    expect(ids(done.graph.outputs)).toEqual([b.dataId, a.dataId]);
+    expect(done.computed.filter((v) => v.alive).map((v) => v.id)).toEqual([b.dataId, unread.dataId]);
     fed.dispose();
   });
 

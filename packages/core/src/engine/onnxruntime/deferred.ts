@@ -16,10 +16,11 @@ import type { OrtTypedArray } from './ort-binding.js';
  * comes from (an earlier kernel's output, or a concrete tensor fed from JS), plus which outputs are
  * alive. A training step repeats the same structure, so its graph compiles once and is reused.
  *
- * A kernel may also bring a native implementation (`NativeRun`, e.g. the direct dW convolution in
- * native/conv-filter.cc). Where nothing in the program reads its outputs (a parameter's gradient,
- * read next by the optimizer), it runs after the graph on the arrays of its inputs, which the graph
- * then returns; otherwise it is written into the graph like any other kernel.
+ * A kernel may also bring a native implementation (`NativeRun`, native/*.cc). Where all its inputs
+ * are concrete (a parameter's filter layout), it runs before the graph and its outputs are fed to it;
+ * where nothing in the program reads its outputs (a parameter's gradient, read next by the
+ * optimizer: the direct dW convolution), it runs after the graph on the arrays of its inputs, which
+ * the graph then returns; otherwise it is written into the graph like any other kernel.
  */
 
 /** Separates a program key's kernels from its alive-output list; no kernel key contains it. */
@@ -57,30 +58,33 @@ interface Recorded {
   native?: NativeRun;
 }
 
-/** What a flush runs: the graph's key, how to write it, its feeds, which pending values it returns, and the native kernels after it. */
+/**
+ * What a flush runs. Every value the program touches has a slot: first the concrete arrays it reads
+ * (`concrete`), then the values it computes (`computed`), in recording order. Native kernels run
+ * `before` the graph, then the graph (fed and returning slots), then the native kernels `after` it.
+ */
 export interface FinishedProgram {
   key: string;
   write: (g: GraphBuilder) => void;
-  feeds: External[];
-  /** The graph's outputs in order (o0, o1, ...): alive values, then values only native kernels read. */
-  outputs: ProgramOutput[];
-  /** Native kernels to run after the graph, in recording order. */
-  native: NativeStep[];
+  concrete: External[];
+  computed: ProgramValue[];
+  before: NativeStep[];
+  graph: { feeds: number[]; outputs: number[] };
+  after: NativeStep[];
 }
 
-export interface ProgramOutput {
+export interface ProgramValue {
   id: object;
   spec: ValueSpec;
-  /** Someone holds it (else it is an input of a native kernel only, and its array is recycled after). */
+  /** Someone holds it; else only the program's own kernels read it, and its array is recycled after. */
   alive: boolean;
 }
 
 export interface NativeStep {
   kernel: string;
   run: NativeRun;
-  /** Each input: a concrete array, or the index of a graph output. */
-  inputs: ({ values: OrtTypedArray } | { output: number })[];
-  outputs: ProgramOutput[];
+  inputs: number[];
+  outputs: number[];
 }
 
 export class DeferredProgram {
@@ -166,61 +170,65 @@ export class DeferredProgram {
     for (let i = 0; i < this.ids.length; i++) if (alive(this.ids[i])) live.push(i);
     const key = `${this.signature.join('\n')}${PROGRAM_KEY_MARK}${live.join(',')}`;
     const needed = this.neededRecords(live);
-    const after = this.nativeAfterGraph(needed);
-    const records = needed.filter((rec) => !after.has(rec));
-    const graphOutputs = this.graphOutputs(live, records, after);
-    const used = new Set<number>();
-    for (const rec of records) for (const r of rec.inputs) if ('ext' in r) used.add(r.ext);
-    const feedIndex = [...used].sort((a, b) => a - b);
-    const ext = this.ext;
+    const { before, after } = this.nativeSteps(needed);
+    const records = needed.filter((rec) => !before.has(rec) && !after.has(rec));
+    // Slots: the concrete arrays any kept kernel reads, then every computed value.
+    const extUsed = [...new Set(needed.flatMap((rec) => rec.inputs.flatMap((r) => ('ext' in r ? [r.ext] : []))))].sort((a, b) => a - b);
+    const extSlot = new Map(extUsed.map((e, i) => [e, i]));
+    const slotOf = (r: InputRef | number): number => (typeof r === 'number' ? extUsed.length + r : 'ext' in r ? extSlot.get(r.ext)! : extUsed.length + r.pending);
+    const computedInGraph = new Set(records.flatMap((rec) => rec.outputs));
+    const graphReads = new Set<number>();
+    for (const rec of records) for (const r of rec.inputs) graphReads.add(slotOf(r));
+    const feeds = [...graphReads].filter((k) => k < extUsed.length || !computedInGraph.has(k - extUsed.length)).sort((a, b) => a - b);
+    const outputs = new Set(live.filter((p) => computedInGraph.has(p)).map((p) => slotOf(p)));
+    for (const rec of after) for (const r of rec.inputs) if ('pending' in r && computedInGraph.has(r.pending)) outputs.add(slotOf(r));
+    const graph = { feeds, outputs: [...outputs] };
+    const slotSpec = (k: number): ValueSpec => (k < extUsed.length ? this.ext[extUsed[k]] : this.specs[k - extUsed.length]);
     const specs = this.specs;
     const write = (g: GraphBuilder): void => {
-      const extNames: string[] = [];
-      for (const e of feedIndex) extNames[e] = g.input(onnxType(ext[e].dtype), ext[e].shape);
-      const values: string[] = [];
+      const names = new Map<number, string>();
+      for (const k of feeds) names.set(k, g.input(onnxType(slotSpec(k).dtype), slotSpec(k).shape));
       const valueOf = (r: InputRef): string => {
-        const [name, base] = 'ext' in r ? [extNames[r.ext], ext[r.ext]] : [values[r.pending], specs[r.pending]];
+        const base = slotSpec(slotOf(r));
+        const name = names.get(slotOf(r))!;
         const cast = base.dtype === r.dtype ? name : g.op('Cast', [name], { to: { i: ONNX_ELEM[onnxType(r.dtype)] } });
         return sameShape(base.shape, r.shape) ? cast : g.op('Reshape', [cast, g.int64(r.shape)]);
       };
       for (const rec of records) {
-        const names = g.inline(rec.build, rec.inputs.map(valueOf), rec.kernel);
-        if (names.length !== rec.outputs.length) {
-          throw new Error(`onnxruntime/deferred.ts: kernel ${rec.kernel} wrote ${names.length} outputs, ${rec.outputs.length} were expected`);
+        const out = g.inline(rec.build, rec.inputs.map(valueOf), rec.kernel);
+        if (out.length !== rec.outputs.length) {
+          throw new Error(`onnxruntime/deferred.ts: kernel ${rec.kernel} wrote ${out.length} outputs, ${rec.outputs.length} were expected`);
         }
-        rec.outputs.forEach((p, i) => (values[p] = names[i]));
+        rec.outputs.forEach((p, i) => names.set(slotOf(p), out[i]));
       }
-      for (const p of graphOutputs) g.output(values[p], onnxType(specs[p].dtype), specs[p].shape);
+      for (const k of graph.outputs) g.output(names.get(k)!, onnxType(slotSpec(k).dtype), slotSpec(k).shape);
     };
     const isLive = new Set(live);
-    const output = (p: number): ProgramOutput => ({ id: this.ids[p], spec: specs[p], alive: isLive.has(p) });
-    const outputIndex = new Map(graphOutputs.map((p, i) => [p, i]));
-    const native = [...after].map((rec) => ({
-      kernel: rec.kernel,
-      run: rec.native!,
-      inputs: rec.inputs.map((r) => ('ext' in r ? { values: ext[r.ext].values } : { output: outputIndex.get(r.pending)! })),
-      outputs: rec.outputs.map(output),
-    }));
-    return { key, write, feeds: feedIndex.map((e) => ext[e]), outputs: graphOutputs.map(output), native };
+    const step = (rec: Recorded): NativeStep => ({ kernel: rec.kernel, run: rec.native!, inputs: rec.inputs.map(slotOf), outputs: rec.outputs.map(slotOf) });
+    return {
+      key,
+      write,
+      concrete: extUsed.map((e) => this.ext[e]),
+      computed: this.ids.map((id, p) => ({ id, spec: specs[p], alive: isLive.has(p) })),
+      before: [...before].map(step),
+      graph,
+      after: [...after].map(step),
+    };
   }
 
   /**
-   * The kernels that run natively after the graph: those with a native implementation whose outputs
-   * no kept kernel reads, and whose inputs need no cast (a reshape only relabels an array).
+   * The kernels that run natively: before the graph those with a native implementation whose inputs
+   * are all concrete; after it those whose outputs no kept kernel reads. Either way their inputs must
+   * need no cast (a reshape only relabels an array).
    */
-  private nativeAfterGraph(records: readonly Recorded[]): Set<Recorded> {
+  private nativeSteps(records: readonly Recorded[]): { before: Set<Recorded>; after: Set<Recorded> } {
     const read = new Set<number>();
     for (const rec of records) for (const r of rec.inputs) if ('pending' in r) read.add(r.pending);
     const base = (r: InputRef) => ('ext' in r ? this.ext[r.ext] : this.specs[r.pending]);
-    return new Set(records.filter((rec) => rec.native && !rec.outputs.some((p) => read.has(p)) && rec.inputs.every((r) => base(r).dtype === r.dtype)));
-  }
-
-  /** The graph's outputs: the alive values it computes, then the recorded inputs of the native kernels after it. */
-  private graphOutputs(live: readonly number[], records: readonly Recorded[], after: ReadonlySet<Recorded>): number[] {
-    const computed = new Set(records.flatMap((rec) => rec.outputs));
-    const outputs = new Set(live.filter((p) => computed.has(p)));
-    for (const rec of after) for (const r of rec.inputs) if ('pending' in r) outputs.add(r.pending);
-    return [...outputs];
+    const native = records.filter((rec) => rec.native && rec.inputs.every((r) => base(r).dtype === r.dtype));
+    const before = new Set(native.filter((rec) => rec.inputs.every((r) => 'ext' in r)));
+    const after = new Set(native.filter((rec) => !before.has(rec) && !rec.outputs.some((p) => read.has(p))));
+    return { before, after };
   }
 
   /** The recorded kernels an alive value depends on, in recording order. */

@@ -4,7 +4,7 @@ import { activateOnnxruntime } from './activate.test-util.js';
 import type { OnnxruntimeBackend } from './backend.js';
 import { Rng } from '../../rng.js';
 import { nchwcBlockSize, nchwcReadsNchwInput } from './kernels/nhwc-conv.js';
-import { DEFERRED_RUN, NATIVE_AFTER_GRAPH, onnxruntimeStats } from './stats.js';
+import { DEFERRED_RUN, NATIVE_KERNEL, onnxruntimeStats } from './stats.js';
 import { loadedConvFilter, setNativeConvFilter } from './native.js';
 import { setOrtKernelThresholds } from './kernels/util.js';
 import { convInfo, naiveConv2DBackpropFilter, relativeMaxError, seededValues } from '../kernels/reference.js';
@@ -138,7 +138,32 @@ describe('Conv2D / FusedConv2D', () => {
     conv('FusedConv2D', [1, 8, 8, 4], [3, 3, 4, 4], { strides: 1, pad: 'same', activation: 'prelu' }, false, { bias: rand([4]), preluActivationWeights: rand([4]) }));
 });
 
-describe('NCHWc path (channel counts that are multiples of the MLAS block size)', () => {
+/**
+ * Both ways where native/conv-filter.cc is built: the ONNX formulations, and the native kernels
+ * (dW, deferred after the graph; NCHWc filter layouts, deferred before it).
+ */
+const NATIVE_MODES = loadedConvFilter() ? ['ONNX', 'native'] : ['ONNX'];
+
+function withNativeMode(mode: string, body: () => void): void {
+  const was = setNativeConvFilter(mode === 'native');
+  try {
+    body();
+  } finally {
+    setNativeConvFilter(was);
+  }
+}
+
+const nativeRuns = (kernel: string) => onnxruntimeStats().find((s) => s.kernel === `${NATIVE_KERNEL} ${kernel}`)?.calls ?? 0;
+const nativeDwRuns = () => nativeRuns('Conv2DBackpropFilter');
+
+describe.each(NATIVE_MODES)('NCHWc path (channel counts that are multiples of the MLAS block size; %s filter layout)', (mode) => {
+  let was = true;
+  let layouts = 0;
+  beforeAll(() => {
+    was = setNativeConvFilter(mode === 'native');
+    layouts = nativeRuns('_OrtNchwcFilter');
+  });
+  afterAll(() => setNativeConvFilter(was));
   it('detects the block size (16 with AVX-512, 8 with AVX2)', () => {
     expect([16, 8, 4]).toContain(nchwcBlockSize());
   });
@@ -163,6 +188,9 @@ describe('NCHWc path (channel counts that are multiples of the MLAS block size)'
       tf.dispose([dy, filter]);
     });
   }
+  it('laid the filters out natively (before each deferred graph) where native, never otherwise', () => {
+    expect(nativeRuns('_OrtNchwcFilter') - layouts > 0).toBe(mode === 'native' && nchwcBlockSize() !== null);
+  });
 });
 
 describe('Conv2DBackpropInput', () => {
@@ -191,21 +219,7 @@ describe('Conv2DBackpropInput', () => {
   }
 });
 
-/** dW both ways where the native kernel is built: the ONNX tap GEMMs, and native/conv-filter.cc (deferred: after the graph). */
-const DW_FORMULATIONS = loadedConvFilter() ? ['ONNX taps', 'native'] : ['ONNX taps'];
-
-function withDwFormulation(formulation: string, body: () => void): void {
-  const was = setNativeConvFilter(formulation === 'native');
-  try {
-    body();
-  } finally {
-    setNativeConvFilter(was);
-  }
-}
-
-const nativeDwRuns = () => onnxruntimeStats().find((s) => s.kernel === `${NATIVE_AFTER_GRAPH} Conv2DBackpropFilter`)?.calls ?? 0;
-
-describe.each(DW_FORMULATIONS)('Conv2DBackpropFilter (%s)', (formulation) => {
+describe.each(NATIVE_MODES)('Conv2DBackpropFilter (%s)', (formulation) => {
   const cases: [number[], number[], number, unknown][] = [
     [[2, 10, 9, 5], [3, 3, 5, 6], 1, 'same'],
     [[2, 10, 9, 5], [3, 3, 5, 6], 1, 'valid'],
@@ -222,14 +236,14 @@ describe.each(DW_FORMULATIONS)('Conv2DBackpropFilter (%s)', (formulation) => {
       const x = rand(xShape);
       const dy = rand([xShape[0], info.outHeight, info.outWidth, wShape[3]]);
       const native = nativeDwRuns();
-      withDwFormulation(formulation, () => check('Conv2DBackpropFilter', { x, dy }, { strides: s, pad: pad as 'same', dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: wShape }, true, 1e-4));
+      withNativeMode(formulation, () => check('Conv2DBackpropFilter', { x, dy }, { strides: s, pad: pad as 'same', dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: wShape }, true, 1e-4));
       expect(nativeDwRuns() - native, 'native dW runs (deferred pass)').toBe(formulation === 'native' ? 1 : 0);
       tf.dispose([x, dy]);
     });
   }
 });
 
-describe.each(DW_FORMULATIONS)('Conv2DBackpropFilter formulations at larger sizes (%s, against a float64 reference)', (formulation) => {
+describe.each(NATIVE_MODES)('Conv2DBackpropFilter formulations at larger sizes (%s, against a float64 reference)', (formulation) => {
   // The stock cpu kernel takes minutes at these sizes; engine/kernels/reference.ts loops in float64.
   const cases: [number[], number[], 'same' | 'valid', string][] = [
     [[1, 128, 128, 33], [3, 3, 33, 32], 'same', 'Cin*Cout 1056: 4 pieces of 4096 rows'],
@@ -244,7 +258,7 @@ describe.each(DW_FORMULATIONS)('Conv2DBackpropFilter formulations at larger size
       const xs = seededValues(xShape.reduce((a, b) => a * b), 1);
       const dys = seededValues(info.outHeight * info.outWidth * xShape[0] * wShape[3], 2);
       let got!: tf.Tensor;
-      withDwFormulation(formulation, () => {
+      withNativeMode(formulation, () => {
         got = tf.tidy(() => {
           const x = tf.tensor4d(xs, xShape as Shape4);
           const dy = tf.tensor4d(dys, [xShape[0], info.outHeight, info.outWidth, wShape[3]]);

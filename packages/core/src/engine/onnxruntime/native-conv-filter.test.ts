@@ -43,6 +43,29 @@ describe.skipIf(skip)('native dW kernel (native/conv-filter.cc)', () => {
     }
   }
 
+  it('lays filters out in the NCHWc order the ONNX reorder writes (plain and flipped for dX)', () => {
+    // Reference: the index map of the in-graph Reshape [kh,kw,I/b,bi,O/b,bo] + Transpose [4,2,0,1,3,5]
+    // (nhwc-conv.ts), applied to the filter the conv reads (for dX: flipped, Cin and Cout swapped).
+    const reference = (w: Float32Array, [kh, kw, ci, co]: number[], b: number, flipped: boolean) => {
+      const [I, O] = flipped ? [co, ci] : [ci, co];
+      const read = (i: number, j: number, c: number, k: number) => (flipped ? w[(((kh - 1 - i) * kw + (kw - 1 - j)) * ci + k) * co + c] : w[((i * kw + j) * ci + c) * co + k]);
+      const out = new Float32Array(w.length);
+      let n = 0;
+      for (let o = 0; o < O / b; o++) for (let c = 0; c < I / b; c++) for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++)
+        for (let bi = 0; bi < b; bi++) for (let bo = 0; bo < b; bo++) out[n++] = read(i, j, c * b + bi, o * b + bo);
+      return out;
+    };
+    for (const [shape, b] of [[[3, 3, 32, 16], 16], [[3, 2, 16, 48], 16], [[1, 1, 8, 24], 8], [[5, 5, 64, 128], 16]] as [number[], number][]) {
+      for (const flipped of [false, true]) {
+        const w = seededValues(shape.reduce((a, c) => a * c), 3);
+        const out = new Float32Array(w.length);
+        addon!.nchwcFilter(w, out, Int32Array.of(...shape, b, flipped ? 1 : 0), 2);
+        expect(out, `${shape} block ${b}${flipped ? ' flipped' : ''}`).toEqual(reference(w, shape, b, flipped));
+      }
+    }
+    expect(() => addon!.nchwcFilter(new Float32Array(9 * 24 * 16), new Float32Array(9 * 24 * 16), Int32Array.of(3, 3, 24, 16, 16, 0), 1)).toThrow(/multiples of the block/);
+  });
+
   it('rejects arrays that do not match the geometry and unknown instruction sets, naming the problem', () => {
     const info = convInfo([1, 4, 4, 2], [3, 3, 2, 3], 1, 'same');
     const [x, dy, dw] = [new Float32Array(32), new Float32Array(48), new Float32Array(54)];

@@ -8,7 +8,8 @@ import { createRequire } from 'node:module';
  * - adam.node: one call updates every parameter of a step, its elements split over threads,
  *   bit-identical to the JS loop in kernels/adam.ts. `LVIT_NATIVE_ADAM=0` keeps the JS loop.
  * - conv-filter.node: a convolution's dW as a direct kernel (kernels/conv2d-backprop-filter.ts),
- *   on CPUs with AVX-512 or AVX2 + FMA. `LVIT_NATIVE_CONV=0` keeps the ONNX tap GEMMs.
+ *   on CPUs with AVX-512 or AVX2 + FMA, and the filter layouts of the NCHWc convs (nhwc-conv.ts).
+ *   `LVIT_NATIVE_CONV=0` keeps the ONNX formulations of both.
  */
 export interface NativeAdam {
   /**
@@ -26,6 +27,12 @@ export interface NativeConvFilter {
    * `isas()` (default: the first).
    */
   conv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, geometry: Int32Array, threads: number, isa?: string): void;
+  /**
+   * An HWIO filter [kh,kw,ci,co] in MLAS's NCHWc layout [O/b][I/b][kh][kw][bi][bo], written into
+   * `out`; `dims` [kh,kw,ci,co, block, flipped]: flipped 1 is the dX conv's filter (spatially
+   * flipped, ci and co swapped). Channel counts must be multiples of the block.
+   */
+  nchwcFilter(w: Float32Array, out: Float32Array, dims: Int32Array, threads: number): void;
   /** The instruction sets the kernel runs with on this CPU, best first ('avx512', 'avx2'); empty where it has neither. */
   isas(): string[];
 }

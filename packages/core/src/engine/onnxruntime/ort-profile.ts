@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OnnxruntimeBackend } from './backend.js';
-import { NATIVE_AFTER_GRAPH, onnxruntimeStats } from './stats.js';
+import { NATIVE_KERNEL, onnxruntimeStats } from './stats.js';
 
 /**
  * Reads a profile ORT wrote (`OrtSessionOptions.profileFilePrefix`, Chrome trace JSON) and sums the
@@ -68,7 +68,7 @@ const sorted = (rows: Map<string, ProfileRow>) => [...rows.values()].sort((a, b)
 
 /**
  * Runs `step` once with ORT's profiler on the recorded programs and returns where their time went
- * (all programs of the step merged, plus the native kernels run after them: rows named by their
+ * (all programs of the step merged, plus the native kernels run before and after them: rows named by their
  * kernel in `byKernel`, `(native) <kernel>` in `byOp`), or null where the active backend records no
  * programs (another backend, or deferral off). The profile files are deleted.
  */
@@ -93,7 +93,7 @@ export async function profileRecordedStep(step: () => unknown): Promise<ProgramP
 
 /** Time and calls of the native kernels run after a graph so far, by kernel. */
 function nativeRows(): Map<string, { ms: number; calls: number }> {
-  const prefix = `${NATIVE_AFTER_GRAPH} `;
+  const prefix = `${NATIVE_KERNEL} `;
   return new Map(onnxruntimeStats().filter((s) => s.kernel.startsWith(prefix)).map((s) => [s.kernel.slice(prefix.length), { ms: s.ms, calls: s.calls }]));
 }
 

@@ -45,13 +45,13 @@ export function resetOnnxruntimeStats(): void {
 export const DEFERRED_RUN = '(deferred graph run)';
 let deferredMs = 0;
 
-/** Rows of native kernels run after a program's graph (deferred.ts), one per kernel name. */
-export const NATIVE_AFTER_GRAPH = '(native, after the graph)';
+/** Rows of native kernels run before or after a program's graph (deferred.ts), one per kernel name. */
+export const NATIVE_KERNEL = '(native)';
 
 /**
  * One flush of deferred kernels (deferred.ts), booked as its own row and split by what forced it (a
- * read, or the kernel that needed a recorded value); `nativeMs` of it went to native kernels after
- * the graph, booked in their own rows (`recordNativeAfterGraph`). The kernel wrappers take the whole
+ * read, or the kernel that needed a recorded value); `nativeMs` of it went to native kernels before
+ * or after the graph, booked in their own rows (`recordNativeKernel`). The kernel wrappers take the whole
  * flush out of that kernel's own time (`deferredRunMs`).
  */
 export function recordDeferredRun(cause: string, ms: number, nativeMs = 0): void {
@@ -59,8 +59,8 @@ export function recordDeferredRun(cause: string, ms: number, nativeMs = 0): void
   deferredMs += ms;
 }
 
-export function recordNativeAfterGraph(kernel: string, ms: number): void {
-  recordKernel(`${NATIVE_AFTER_GRAPH} ${kernel}`, false, ms);
+export function recordNativeKernel(kernel: string, ms: number): void {
+  recordKernel(`${NATIVE_KERNEL} ${kernel}`, false, ms);
 }
 
 /** Total time spent in flushes so far (a running clock for the kernel wrappers). */

@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { GraphBuilder } from '../onnx-graph.js';
 import { convInfoOf } from './conv2d.js';
-import { buildNhwcConv, nchwcBlockSize } from './nhwc-conv.js';
+import { blockedFilter, buildNhwcConv, flippedFilter, nchwcBlockSize } from './nhwc-conv.js';
 import { NCHW_TO_NHWC, NHWC_TO_NCHW, OrtKernel, OrtKernelArgs, sigs } from './util.js';
 
 /**
@@ -52,17 +52,21 @@ function run(args: OrtKernelArgs): tf.TensorInfo | null {
   const plan = planOf(info, a.inputShape);
   if (!plan) return null;
   const p = info.padInfo;
-  const key = `BPI:${plan}:b${nchwcBlockSize()}:${sigs([dy, filter])}${a.inputShape.join('x')}:${info.strideHeight},${info.strideWidth},${p.top},${p.bottom},${p.left},${p.right}`;
+  // The flipped conv's filter, already in the NCHWc layout where its own kernel can do that (nhwc-conv.ts).
+  const blocked = plan === 'flippedConv' ? blockedFilter(args.backend, filter, true) : null;
+  const w = blocked ?? filter;
+  const key = `BPI:${plan}:b${nchwcBlockSize()}:${sigs([dy, w])}${a.inputShape.join('x')}:${info.strideHeight},${info.strideWidth},${p.top},${p.bottom},${p.left},${p.right}`;
   const build = (g: GraphBuilder) => {
     const dyName = g.input('float32', dy.shape);
-    const w = g.input('float32', filter.shape);
-    const out = BUILDERS[plan](g, dyName, w, info, a.inputShape);
+    const wName = g.input('float32', w.shape);
+    const out = BUILDERS[plan](g, dyName, wName, info, a.inputShape, blocked !== null);
     g.output(out, 'float32');
   };
-  return args.backend.runGraph('Conv2DBackpropInput', key, build, [dy, filter])[0];
+  return args.backend.runGraph('Conv2DBackpropInput', key, build, [dy, w])[0];
 }
 
-type Builder = (g: GraphBuilder, dy: string, w: string, info: tf.backend_util.Conv2DInfo, inputShape: number[]) => string;
+/** `blocked`: w is the flipped conv's filter in the NCHWc layout already (flippedConv only). */
+type Builder = (g: GraphBuilder, dy: string, w: string, info: tf.backend_util.Conv2DInfo, inputShape: number[], blocked: boolean) => string;
 
 const BUILDERS: Record<Plan, Builder> = {
   gemm(g, dy, w, info, inputShape) {
@@ -78,17 +82,14 @@ const BUILDERS: Record<Plan, Builder> = {
     const t = g.op('Transpose', [y6], { perm: { ints: [0, 1, 3, 2, 4, 5] } }); // [B,OH,kh,OW,kw,Cin]
     return g.op('Reshape', [t, g.int64(inputShape)]);
   },
-  flippedConv(g, dy, w, info) {
+  flippedConv(g, dy, w, info, _inputShape, blocked) {
     const p = info.padInfo;
     const [kh, kw] = [info.filterHeight, info.filterWidth];
-    // Flip the spatial axes, then [kh,kw,Cin,Cout] -> [Cin,Cout,kh,kw] (Conv weight [M=Cin, C=Cout, kh, kw]).
-    const big = -(2 ** 31);
-    const flipped = g.op('Slice', [w, g.int64([-1, -1]), g.int64([big, big]), g.int64([0, 1]), g.int64([-1, -1])]);
-    // HWIO of the dX conv: [kh,kw,Cout,Cin] (its input is dy, its output dx).
-    const wt = g.op('Transpose', [flipped], { perm: { ints: [0, 1, 3, 2] } });
+    // The dX conv's HWIO filter is [kh,kw,Cout,Cin], spatially flipped (its input is dy, its output dx).
+    const wt = blocked ? w : flippedFilter(g, w);
     const pads: [number, number, number, number] = [kh - 1 - p.top, kw - 1 - p.left, kh - 1 - p.bottom, kw - 1 - p.right];
     const geo = { kh, kw, strides: [1, 1] as [number, number], dilations: [1, 1] as [number, number], pads };
-    return buildNhwcConv(g, dy, wt, [kh, kw, info.outChannels, info.inChannels], undefined, geo, undefined);
+    return buildNhwcConv(g, dy, wt, [kh, kw, info.outChannels, info.inChannels], undefined, geo, undefined, 0.2, blocked);
   },
   convTranspose(g, dy, w, info, inputShape) {
     const p = info.padInfo;

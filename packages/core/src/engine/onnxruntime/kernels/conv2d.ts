@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { GraphBuilder } from '../onnx-graph.js';
-import { buildNhwcConv, ConvGeometry, nchwcBlockSize } from './nhwc-conv.js';
+import { blockedFilter, buildNhwcConv, ConvGeometry, nchwcBlockSize } from './nhwc-conv.js';
 import { Activation, applyActivation, OrtKernel, OrtKernelArgs, sigs } from './util.js';
 
 /**
@@ -49,10 +49,12 @@ function runConv(args: OrtKernelArgs, fused: boolean): tf.TensorInfo | null {
   if (info.outHeight <= 0 || info.outWidth <= 0 || info.inChannels !== filter.shape[2]) return null;
   const act = fused ? a.activation : undefined;
   const alpha = a.leakyreluAlpha ?? 0.2;
-  const inputs = bias ? [x, filter, bias] : [x, filter];
+  const blocked = pointwise(info) ? null : blockedFilter(args.backend, filter, false);
+  const w = blocked ?? filter;
+  const inputs = bias ? [x, w, bias] : [x, w];
   const p = info.padInfo;
   const key = `Conv2D:b${nchwcBlockSize()}:${sigs(inputs)}${info.strideHeight},${info.strideWidth},${info.dilationHeight},${info.dilationWidth},${p.top},${p.bottom},${p.left},${p.right}:${act ?? ''}${alpha}`;
-  const build = (g: GraphBuilder) => buildConv(g, x.shape, filter.shape, bias?.shape, info, act, alpha);
+  const build = (g: GraphBuilder) => buildConv(g, x.shape, filter.shape, bias?.shape, info, act, alpha, blocked?.shape);
   return args.backend.runGraph(fused ? 'FusedConv2D' : 'Conv2D', key, build, inputs)[0];
 }
 
@@ -64,16 +66,15 @@ function buildConv(
   info: tf.backend_util.Conv2DInfo,
   act: Activation,
   alpha: number,
+  blockedShape?: number[],
 ): void {
   const x = g.input('float32', xShape);
-  const w = g.input('float32', wShape);
+  const w = g.input('float32', blockedShape ?? wShape);
   const b = biasShape ? g.input('float32', biasShape) : undefined;
   const [kh, kw, cin, cout] = wShape;
   const p = info.padInfo;
-  const pointwise =
-    kh === 1 && kw === 1 && info.strideHeight === 1 && info.strideWidth === 1 && p.top + p.bottom + p.left + p.right === 0;
   let y: string;
-  if (pointwise) {
+  if (pointwise(info)) {
     const x2 = g.op('Reshape', [x, g.int64([-1, cin])]);
     y = g.op('MatMul', [x2, g.op('Reshape', [w, g.int64([cin, cout])])]);
     if (b) y = g.op('Add', [y, b]);
@@ -88,16 +89,23 @@ function buildConv(
       dilations: [info.dilationHeight, info.dilationWidth],
       pads: [p.top, p.left, p.bottom, p.right],
     };
+    const blocked = blockedShape !== undefined;
     if (channelBias) {
-      y = buildNhwcConv(g, x, w, wShape, b, geo, act, alpha);
+      y = buildNhwcConv(g, x, w, wShape, b, geo, act, alpha, blocked);
     } else {
       // A scalar or full-shape bias broadcasts in NHWC, after the convolution.
-      y = buildNhwcConv(g, x, w, wShape, undefined, geo, undefined);
+      y = buildNhwcConv(g, x, w, wShape, undefined, geo, undefined, 0.2, blocked);
       if (b) y = g.op('Add', [y, b]);
       y = applyActivation(g, y, act, alpha);
     }
   }
   g.output(y, 'float32');
+}
+
+/** 1x1, stride 1, no padding: a MatMul, no conv. */
+function pointwise(info: tf.backend_util.Conv2DInfo): boolean {
+  const p = info.padInfo;
+  return info.filterHeight === 1 && info.filterWidth === 1 && info.strideHeight === 1 && info.strideWidth === 1 && p.top + p.bottom + p.left + p.right === 0;
 }
 
 export const conv2dKernels: OrtKernel[] = [

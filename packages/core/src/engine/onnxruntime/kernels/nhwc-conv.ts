@@ -1,3 +1,6 @@
+import type * as tf from '@tensorflow/tfjs';
+import type { OnnxruntimeBackend } from '../backend.js';
+import { nativeConvFilter } from '../native.js';
 import { GraphBuilder } from '../onnx-graph.js';
 import { OrtSession } from '../ort-binding.js';
 import { Activation, applyActivation, NCHW_TO_NHWC, NHWC_TO_NCHW } from './util.js';
@@ -116,12 +119,18 @@ function plainConv(g: GraphBuilder, x: string, w: string, bias: string | undefin
   return g.op('Transpose', [yt], { perm: { ints: NCHW_TO_NHWC } });
 }
 
-function nchwcConv(g: GraphBuilder, x: string, w: string, wShape: number[], bias: string | undefined, geo: ConvGeometry, act: Activation, b: number, alpha = 0.2): string {
+/** HWIO [kh,kw,Ci,Co] -> [kh,kw,Ci/b,bi,Co/b,bo] -> [Co/b,Ci/b,kh,kw,bi,bo] (MLAS OIHWBiBo), shaped [Co,Ci,kh,kw]. */
+function blockFilterInGraph(g: GraphBuilder, w: string, wShape: number[], b: number): string {
   const [kh, kw, ci, co] = wShape;
-  const xr = g.op('ReorderInput', [x], { channels_last: { i: 1 } }, NCHWC);
-  // HWIO [kh,kw,Ci,Co] -> [kh,kw,Ci/b,bi,Co/b,bo] -> [Co/b,Ci/b,kh,kw,bi,bo] (MLAS OIHWBiBo)
   const w6 = g.op('Reshape', [w, g.int64([kh, kw, ci / b, b, co / b, b])]);
-  const wr = g.op('Reshape', [g.op('Transpose', [w6], { perm: { ints: [4, 2, 0, 1, 3, 5] } }), g.int64([co, ci, kh, kw])]);
+  return g.op('Reshape', [g.op('Transpose', [w6], { perm: { ints: [4, 2, 0, 1, 3, 5] } }), g.int64([co, ci, kh, kw])]);
+}
+
+/** `w` HWIO, or already blocked (`blockedFilter`) where `blocked`. */
+function nchwcConv(g: GraphBuilder, x: string, w: string, wShape: number[], bias: string | undefined, geo: ConvGeometry, act: Activation, b: number, alpha = 0.2, blocked = false): string {
+  const co = wShape[3];
+  const xr = g.op('ReorderInput', [x], { channels_last: { i: 1 } }, NCHWC);
+  const wr = blocked ? w : blockFilterInGraph(g, w, wShape, b);
   const fuseRelu = act === 'relu';
   const attrs = { ...convAttrs(geo), group: { i: 1 }, ...(fuseRelu ? { activation: { s: 'Relu' } } : {}) };
   const yr = g.op('Conv', bias ? [xr, wr, bias] : [xr, wr], attrs, NCHWC);
@@ -151,7 +160,8 @@ function nchwcConvNchwInput(g: GraphBuilder, x: string, w: string, wShape: numbe
 }
 
 /**
- * y = act(conv(x, w) + bias), all NHWC; w is HWIO [kh,kw,Cin,Cout], bias [Cout] or undefined.
+ * y = act(conv(x, w) + bias), all NHWC; w is HWIO [kh,kw,Cin,Cout] (wShape), or where `blocked`
+ * the same filter already in the NCHWc layout (`blockedFilter`); bias [Cout] or undefined.
  */
 export function buildNhwcConv(
   g: GraphBuilder,
@@ -162,10 +172,46 @@ export function buildNhwcConv(
   geo: ConvGeometry,
   act: Activation,
   alpha = 0.2,
+  blocked = false,
 ): string {
   const b = nchwcBlockSize();
   const [, , ci, co] = wShape;
-  if (b && ci % b === 0 && co % b === 0) return nchwcConv(g, x, w, wShape, bias, geo, act, b, alpha);
+  if (b && ci % b === 0 && co % b === 0) return nchwcConv(g, x, w, wShape, bias, geo, act, b, alpha, blocked);
+  if (blocked) throw new Error('onnxruntime/kernels/nhwc-conv.ts: a blocked filter for a conv that does not take the NCHWc path');
   if (b && ci < b && co % b === 0 && nchwcReadsNchwInput()) return nchwcConvNchwInput(g, x, w, wShape, bias, geo, act, b, alpha);
   return plainConv(g, x, w, bias, geo, act, alpha);
+}
+
+/**
+ * The filter of a conv that takes the NCHWc path, reordered by its own kernel into MLAS's blocked
+ * layout: where the native addon is built that is one native copy per step before the graph (the
+ * filter is a parameter, so its layout is known before the graph runs), instead of a 6-D Transpose
+ * in it. `flipped`: the filter of the stride-1 dX conv (spatially flipped, Cin and Cout swapped),
+ * whose in-graph form is a Slice and two Transposes. Null where the path or the addon is not there:
+ * the conv then reorders its HWIO filter in its own graph.
+ * w HWIO [kh,kw,Ci,Co] -> [Co',Ci',kh,kw] of the conv that reads it (Co' = Ci when flipped).
+ */
+export function blockedFilter(backend: OnnxruntimeBackend, w: tf.TensorInfo, flipped: boolean): tf.TensorInfo | null {
+  const native = nativeConvFilter();
+  const b = nchwcBlockSize();
+  const [kh, kw, ci, co] = w.shape;
+  const [convIn, convOut] = flipped ? [co, ci] : [ci, co];
+  if (!native || !b || w.dtype !== 'float32' || convIn % b !== 0 || convOut % b !== 0) return null;
+  const shape = [convOut, convIn, kh, kw];
+  const build = (g: GraphBuilder) => {
+    const hwio = g.input('float32', w.shape);
+    g.output(blockFilterInGraph(g, flipped ? flippedFilter(g, hwio) : hwio, [kh, kw, convIn, convOut], b), 'float32', shape);
+  };
+  const dims = Int32Array.of(kh, kw, ci, co, b, flipped ? 1 : 0);
+  const threads = backend.options.intraOpNumThreads;
+  return backend.runGraph('_OrtNchwcFilter', `NchwcFilter:${flipped ? 'flipped' : 'plain'}:b${b}:${w.shape.join('x')}`, build, [w], ([src], [dst]) =>
+    native.nchwcFilter(src as Float32Array, dst as Float32Array, dims, threads),
+  )[0];
+}
+
+/** HWIO [kh,kw,Cin,Cout] -> the dX conv's HWIO [kh,kw,Cout,Cin], spatially flipped. */
+export function flippedFilter(g: GraphBuilder, w: string): string {
+  const big = -(2 ** 31);
+  const flipped = g.op('Slice', [w, g.int64([-1, -1]), g.int64([big, big]), g.int64([0, 1]), g.int64([-1, -1])]);
+  return g.op('Transpose', [flipped], { perm: { ints: [0, 1, 3, 2] } });
 }
