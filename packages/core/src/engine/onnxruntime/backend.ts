@@ -86,8 +86,9 @@ export class OnnxruntimeBackend extends MathBackendCPU {
   /**
    * Runs a cached single-kernel graph. `build` declares one graph input per entry of `inputs`, in
    * order, and the outputs; it only runs when `key` is new. Returns one TensorInfo per output.
-   * `native`, where given, computes the same outputs from the inputs' arrays: it runs instead of the
-   * graph on the cpu execution provider (deferred: after the program, where nothing in it reads them).
+   * `native`, where given, computes the same outputs from the inputs' arrays: on the cpu execution
+   * provider it runs instead of the graph (deferred: before or after the program's graph where it
+   * can, deferred.ts; else the build goes into the graph).
    */
   runGraph(kernel: string, key: string, build: (g: GraphBuilder) => void, inputs: tf.TensorInfo[], native?: NativeRun): tf.TensorInfo[] {
     const useNative = native && this.ortOptions.executionProvider === 'cpu' && this.tracer === null ? native : undefined;
@@ -100,7 +101,7 @@ export class OnnxruntimeBackend extends MathBackendCPU {
     }
     if (useNative) {
       const specs = this.outputSpecs(kernel, key, build);
-      if (specs) return this.runNative(kernel, useNative, inputs, specs);
+      if (specs) return this.runNative(useNative, inputs, specs);
     }
     let session = this.sessions.get(key);
     if (!session) session = this.createSession(kernel, key, build);
@@ -235,7 +236,7 @@ export class OnnxruntimeBackend extends MathBackendCPU {
   }
 
   /** A native kernel run on concrete inputs (eager execution). */
-  private runNative(kernel: string, run: NativeRun, inputs: tf.TensorInfo[], specs: ValueSpec[]): tf.TensorInfo[] {
+  private runNative(run: NativeRun, inputs: tf.TensorInfo[], specs: ValueSpec[]): tf.TensorInfo[] {
     this.materialize(inputs);
     const outs = specs.map((s) => this.pool.acquire(TYPED_ARRAY[s.dtype], sizeOf(s.shape)));
     run(inputs.map((t) => (this.feedOf(t) as OrtFeed).data), outs);
