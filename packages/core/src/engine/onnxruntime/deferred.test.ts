@@ -114,17 +114,8 @@ describe('deferred execution', () => {
   });
 
   it('leaves kernels that reach no alive value, and the feeds only they read, out of the graph', () => {
-    const program = new DeferredProgram();
-    const built: string[] = [];
-    const unary = (name: string): KernelBuild => (g) => {
-      built.push(name);
-      g.output(g.op('Neg', [g.input('float32', [4])]), 'float32', [4]);
-    };
+    const { program, built, record } = recorder();
     const fed = [tf.zeros([4]), tf.ones([4])];
-    const spec = { shape: [4], dtype: 'float32' as const };
-    let n = 0;
-    const record = (name: string, input: tf.TensorInfo) =>
-      program.record(name, name, unary(name), [input], [spec], () => new Float32Array(4), () => ({ dataId: { n: n++ }, shape: [4], dtype: 'float32' }))[0];
     const a = record('a', fed[0]);
     record('deadFromA', a);
     const alive = record('aliveFromA', a);
@@ -138,18 +129,9 @@ describe('deferred execution', () => {
   });
 
   it('runs native kernels before the graph on concrete inputs, after it where nothing reads their outputs, else in it', () => {
-    const program = new DeferredProgram();
-    const built: string[] = [];
-    const unary = (name: string): KernelBuild => (g) => {
-      built.push(name);
-      g.output(g.op('Neg', [g.input('float32', [4])]), 'float32', [4]);
-    };
+    const { program, built, record } = recorder();
     const native = () => undefined;
     const fed = tf.ones([4]);
-    const spec = { shape: [4], dtype: 'float32' as const };
-    let n = 0;
-    const record = (name: string, input: tf.TensorInfo, run?: () => void) =>
-      program.record(name, name, unary(name), [input], [spec], () => new Float32Array(4), () => ({ dataId: { n: n++ }, shape: [4], dtype: 'float32' }), run)[0];
     const onFeed = record('nativeOnFeed', fed, native); // slot 1 (slot 0: the feed)
     const a = record('a', onFeed); // slot 2
     const readNative = record('nativeReadLater', a, native);
@@ -222,6 +204,24 @@ describe('profileRecordedStep', () => {
     }
   });
 });
+
+/**
+ * A bare DeferredProgram and `record(name, input, native?)`: one [4]-float Neg kernel per call, whose
+ * build notes its name in `built` when the graph is written.
+ */
+function recorder() {
+  const program = new DeferredProgram();
+  const built: string[] = [];
+  const unary = (name: string): KernelBuild => (g) => {
+    built.push(name);
+    g.output(g.op('Neg', [g.input('float32', [4])]), 'float32', [4]);
+  };
+  const spec = { shape: [4], dtype: 'float32' as const };
+  let n = 0;
+  const record = (name: string, input: tf.TensorInfo, native?: () => void) =>
+    program.record(name, name, unary(name), [input], [spec], () => new Float32Array(4), () => ({ dataId: { n: n++ }, shape: [4], dtype: 'float32' }), native)[0];
+  return { program, built, record };
+}
 
 /** Every parameter gradient of the bench U-Net's loss on a seeded batch. */
 function stepGradients(net: BenchUNet, seed: number): Float32Array[] {

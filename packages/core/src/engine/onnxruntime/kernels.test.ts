@@ -219,7 +219,7 @@ describe('Conv2DBackpropInput', () => {
   }
 });
 
-describe.each(NATIVE_MODES)('Conv2DBackpropFilter (%s)', (formulation) => {
+describe.each(NATIVE_MODES)('Conv2DBackpropFilter (%s)', (mode) => {
   const cases: [number[], number[], number, unknown][] = [
     [[2, 10, 9, 5], [3, 3, 5, 6], 1, 'same'],
     [[2, 10, 9, 5], [3, 3, 5, 6], 1, 'valid'],
@@ -236,14 +236,14 @@ describe.each(NATIVE_MODES)('Conv2DBackpropFilter (%s)', (formulation) => {
       const x = rand(xShape);
       const dy = rand([xShape[0], info.outHeight, info.outWidth, wShape[3]]);
       const native = nativeDwRuns();
-      withNativeMode(formulation, () => check('Conv2DBackpropFilter', { x, dy }, { strides: s, pad: pad as 'same', dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: wShape }, true, 1e-4));
-      expect(nativeDwRuns() - native, 'native dW runs (deferred pass)').toBe(formulation === 'native' ? 1 : 0);
+      withNativeMode(mode, () => check('Conv2DBackpropFilter', { x, dy }, { strides: s, pad: pad as 'same', dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: wShape }, true, 1e-4));
+      expect(nativeDwRuns() - native, 'native dW runs (deferred pass)').toBe(mode === 'native' ? 1 : 0);
       tf.dispose([x, dy]);
     });
   }
 });
 
-describe.each(NATIVE_MODES)('Conv2DBackpropFilter formulations at larger sizes (%s, against a float64 reference)', (formulation) => {
+describe.each(NATIVE_MODES)('Conv2DBackpropFilter formulations at larger sizes (%s, against a float64 reference)', (mode) => {
   // The stock cpu kernel takes minutes at these sizes; engine/kernels/reference.ts loops in float64.
   const cases: [number[], number[], 'same' | 'valid', string][] = [
     [[1, 128, 128, 33], [3, 3, 33, 32], 'same', 'Cin*Cout 1056: 4 pieces of 4096 rows'],
@@ -258,7 +258,7 @@ describe.each(NATIVE_MODES)('Conv2DBackpropFilter formulations at larger sizes (
       const xs = seededValues(xShape.reduce((a, b) => a * b), 1);
       const dys = seededValues(info.outHeight * info.outWidth * xShape[0] * wShape[3], 2);
       let got!: tf.Tensor;
-      withNativeMode(formulation, () => {
+      withNativeMode(mode, () => {
         got = tf.tidy(() => {
           const x = tf.tensor4d(xs, xShape as Shape4);
           const dy = tf.tensor4d(dys, [xShape[0], info.outHeight, info.outWidth, wShape[3]]);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { skipOutsideCi } from '../../io/prerequisite.js';
 import { convInfo, naiveConv2DBackpropFilter, relativeMaxError, seededValues } from '../kernels/reference.js';
+import { nativeDwGeometry } from './kernels/conv2d-backprop-filter.js';
 import { loadedConvFilter, nativeConvFilterStatus } from './native.js';
 
 /** native/conv-filter.cc against the float64 reference loop, with every instruction set this CPU runs. */
@@ -8,12 +9,6 @@ const addon = loadedConvFilter();
 const skip = skipOutsideCi('native-conv-filter.test.ts', addon ? null : `the native dW kernel is not in use (${nativeConvFilterStatus()})`);
 
 type Shape4 = [number, number, number, number];
-
-function geometryOf(info: ReturnType<typeof convInfo>): Int32Array {
-  const p = info.padInfo;
-  return Int32Array.of(info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.outChannels,
-    info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, p.top, p.left);
-}
 
 describe.skipIf(skip)('native dW kernel (native/conv-filter.cc)', () => {
   // Channel counts around the tile sizes (8 or 6 input channels, 16/32 or 8/16 output channels), strides, pads on every side.
@@ -36,7 +31,7 @@ describe.skipIf(skip)('native dW kernel (native/conv-filter.cc)', () => {
           const x = seededValues(xShape.reduce((a, b) => a * b), 1);
           const dy = seededValues(info.batchSize * info.outHeight * info.outWidth * info.outChannels, 2);
           const dw = new Float32Array(wShape.reduce((a, b) => a * b)).fill(Number.NaN); // every entry must be written
-          addon!.conv2dBackpropFilter(x, dy, dw, geometryOf(info), threads, isa);
+          addon!.conv2dBackpropFilter(x, dy, dw, nativeDwGeometry(info), threads, isa);
           expect(relativeMaxError(dw, naiveConv2DBackpropFilter(x, dy, info)), `x ${xShape} w ${wShape} s${s} ${JSON.stringify(pad)}`).toBeLessThan(1e-6);
         }
       });
@@ -69,10 +64,10 @@ describe.skipIf(skip)('native dW kernel (native/conv-filter.cc)', () => {
   it('rejects arrays that do not match the geometry and unknown instruction sets, naming the problem', () => {
     const info = convInfo([1, 4, 4, 2], [3, 3, 2, 3], 1, 'same');
     const [x, dy, dw] = [new Float32Array(32), new Float32Array(48), new Float32Array(54)];
-    expect(() => addon!.conv2dBackpropFilter(x, dy, new Float32Array(53), geometryOf(info), 1)).toThrow(/does not match the geometry/);
-    expect(() => addon!.conv2dBackpropFilter(x, new Float64Array(48) as unknown as Float32Array, dw, geometryOf(info), 1)).toThrow(/Float32Arrays/);
+    expect(() => addon!.conv2dBackpropFilter(x, dy, new Float32Array(53), nativeDwGeometry(info), 1)).toThrow(/does not match the geometry/);
+    expect(() => addon!.conv2dBackpropFilter(x, new Float64Array(48) as unknown as Float32Array, dw, nativeDwGeometry(info), 1)).toThrow(/Float32Arrays/);
     expect(() => addon!.conv2dBackpropFilter(x, dy, dw, Int32Array.of(1, 4), 1)).toThrow(/Int32Array of 13/);
-    expect(() => addon!.conv2dBackpropFilter(x, dy, dw, geometryOf(info), 1, 'neon')).toThrow(/not supported/);
-    addon!.conv2dBackpropFilter(x, dy, dw, geometryOf(info), 1); // and the right arrays run
+    expect(() => addon!.conv2dBackpropFilter(x, dy, dw, nativeDwGeometry(info), 1, 'neon')).toThrow(/not supported/);
+    addon!.conv2dBackpropFilter(x, dy, dw, nativeDwGeometry(info), 1); // and the right arrays run
   });
 });

@@ -68,9 +68,9 @@ const sorted = (rows: Map<string, ProfileRow>) => [...rows.values()].sort((a, b)
 
 /**
  * Runs `step` once with ORT's profiler on the recorded programs and returns where their time went
- * (all programs of the step merged, plus the native kernels run before and after them: rows named by their
- * kernel in `byKernel`, `(native) <kernel>` in `byOp`), or null where the active backend records no
- * programs (another backend, or deferral off). The profile files are deleted.
+ * (all programs of the step merged, plus the native kernels run before and after them: rows
+ * named by their kernel in `byKernel`, `(native) <kernel>` in `byOp`), or null where the active
+ * backend records no programs (another backend, or deferral off). The profile files are deleted.
  */
 export async function profileRecordedStep(step: () => unknown): Promise<ProgramProfile | null> {
   const backend = tf.backend();
@@ -91,7 +91,7 @@ export async function profileRecordedStep(step: () => unknown): Promise<ProgramP
   }
 }
 
-/** Time and calls of the native kernels run after a graph so far, by kernel. */
+/** Time and calls of the native kernels run before or after a graph so far, by kernel. */
 function nativeRows(): Map<string, { ms: number; calls: number }> {
   const prefix = `${NATIVE_KERNEL} `;
   return new Map(onnxruntimeStats().filter((s) => s.kernel.startsWith(prefix)).map((s) => [s.kernel.slice(prefix.length), { ms: s.ms, calls: s.calls }]));
@@ -105,7 +105,7 @@ function withNativeKernels(profile: ProgramProfile, before: ReturnType<typeof na
     const earlier = before.get(kernel) ?? { ms: 0, calls: 0 };
     if (calls === earlier.calls) continue;
     addTo(byKernel, kernel, ms - earlier.ms, calls - earlier.calls);
-    addTo(byOp, `(native) ${kernel}`, ms - earlier.ms, calls - earlier.calls);
+    addTo(byOp, `${NATIVE_KERNEL} ${kernel}`, ms - earlier.ms, calls - earlier.calls);
   }
   return { ...profile, byKernel: sorted(byKernel), byOp: sorted(byOp) };
 }

@@ -44,10 +44,15 @@ function run(args: OrtKernelArgs): tf.TensorInfo | null {
 function nativeRun(info: tf.backend_util.Conv2DInfo, threads = 1): NativeRun | undefined {
   const native = nativeConvFilter();
   if (!native || info.dilationHeight !== 1 || info.dilationWidth !== 1) return undefined;
-  const p = info.padInfo;
-  const geometry = Int32Array.of(info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.outChannels,
-    info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, p.top, p.left);
+  const geometry = nativeDwGeometry(info);
   return ([x, dy], [dw]) => native.conv2dBackpropFilter(x as Float32Array, dy as Float32Array, dw as Float32Array, geometry, threads);
+}
+
+/** The addon's geometry argument: [N,H,W,Cin, OH,OW,Cout, kh,kw, strideH,strideW, padTop,padLeft]. */
+export function nativeDwGeometry(info: tf.backend_util.Conv2DInfo): Int32Array {
+  const p = info.padInfo;
+  return Int32Array.of(info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.outChannels,
+    info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, p.top, p.left);
 }
 
 function buildTaps(g: GraphBuilder, xShape: number[], dyShape: number[], info: tf.backend_util.Conv2DInfo): string {
