@@ -16,7 +16,7 @@ interface SideBySideCase {
   config: string;
   target: (reps: number) => StepTarget;
   torchRound: TorchRound;
-  /** Full-size, as `--child-step`: min(reps, 3) steps per round after 1 warm-up, losses read asynchronously. */
+  /** Full-size, as `--child-step`: min(reps, 3) steps per round (after TORCH_WARMUPS warm-ups, as torch), losses read asynchronously. */
   fullSize: boolean;
 }
 

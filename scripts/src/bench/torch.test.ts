@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseTorchOutput, sideBySide, torchLines, TORCH_ATTEMPTS, TORCH_ROUNDS, type TorchRound } from './torch.js';
+import { parseTorchOutput, sideBySide, torchLines, TORCH_ATTEMPTS, TORCH_ROUNDS, TORCH_WARMUPS, type TorchRound } from './torch.js';
 
 const UNET_LINE =
   '{"arch": "official", "base": 64, "res": 224, "batch": 2, "threads": 2, "params": 14751873, "step_ms": {"median": 1510.2, "min": 1480.0, "max": 1600.5, "n": 3}, "forward_ms": {"median": 400.1, "min": 390.0, "max": 410.0, "n": 3}, "torch": "1.13.0", "channels_last": false}';
@@ -34,7 +34,8 @@ describe('sideBySide', () => {
       calls.push('ours');
     };
     const r = await sideBySide({ config: 'test', warmups: 1, step }, round, 2, () => {}, () => 3000);
-    expect(calls).toEqual(['ours', ...Array.from({ length: TORCH_ROUNDS }, () => ['ours', 'ours', 'torch:2']).flat()]);
+    // One warm-up asked for; the torch scripts' TORCH_WARMUPS run on our side too.
+    expect(calls).toEqual([...Array.from({ length: TORCH_WARMUPS }, () => 'ours'), ...Array.from({ length: TORCH_ROUNDS }, () => ['ours', 'ours', 'torch:2']).flat()]);
     if ('unavailable' in r) throw new Error(r.unavailable);
     expect(r.peakRssMB).toEqual({ ours: 3000, torch: (2048 * 1024 + TORCH_ROUNDS * 1024) / 1024 });
     expect(torchLines(r)[2]).toBe(`    peak RSS: ours 3000 MB, torch ${(2048 + TORCH_ROUNDS).toFixed(0)} MB (ours/torch ${(3000 / (2048 + TORCH_ROUNDS)).toFixed(2)}x)`);

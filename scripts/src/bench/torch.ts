@@ -14,6 +14,13 @@ import { ms, summarize, type Stats } from './stats.js';
 
 export const TORCH_ROUNDS = 3;
 
+/**
+ * Warm-up steps before either side is timed: the reference scripts run 2 in each process. The suite's
+ * second step still grows the malloc heap to its working set (fresh pages, ~1.5 ms a MB here), so one
+ * warm-up alone would time that growth on our side only.
+ */
+export const TORCH_WARMUPS = 2;
+
 export interface TorchComparison {
   config: string;
   ours: Stats;
@@ -54,7 +61,7 @@ export interface SuiteStep {
  */
 export async function sideBySide(target: SuiteStep, torchRound: TorchRound, reps: number, log: (m: string) => void, oursPeakRssMB: () => number | null = () => null): Promise<TorchSideBySide> {
   try {
-    for (let i = 0; i < target.warmups; i++) await target.step();
+    for (let i = 0; i < Math.max(target.warmups, TORCH_WARMUPS); i++) await target.step();
     const ours: number[] = [];
     const torch: number[] = [];
     let version = '';

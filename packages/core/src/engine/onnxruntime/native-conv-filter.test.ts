@@ -11,7 +11,8 @@ const skip = skipOutsideCi('native-conv-filter.test.ts', addon ? null : `the nat
 type Shape4 = [number, number, number, number];
 
 describe.skipIf(skip)('native dW kernel (native/conv-filter.cc)', () => {
-  // Channel counts around the tile sizes (8 or 6 input channels, 16/32 or 8/16 output channels), strides, pads on every side.
+  // Channel counts around the tile sizes (8 or 6 input channels, 16/32 or 8/16 output channels), strides, pads on every side;
+  // more output channels than a tile (dy packed per block, with a tail) and >= 256 input channels (x packed; 264 divides by 8 and 6).
   const cases: [Shape4, Shape4, number, 'same' | 'valid' | number[][]][] = [
     [[2, 9, 7, 3], [3, 3, 3, 5], 1, 'same'],
     [[2, 10, 9, 17], [3, 3, 17, 33], 1, 'same'],
@@ -22,6 +23,8 @@ describe.skipIf(skip)('native dW kernel (native/conv-filter.cc)', () => {
     [[1, 8, 7, 3], [3, 3, 3, 4], 1, [[0, 0], [0, 2], [1, 0], [0, 0]]],
     [[1, 4, 4, 2], [3, 3, 2, 1], 1, [[0, 0], [3, 3], [3, 3], [0, 0]]], // pads wider than x: taps that see no input
     [[2, 20, 20, 64], [3, 3, 64, 64], 1, 'same'],
+    [[1, 6, 5, 264], [3, 3, 264, 40], 1, 'same'],
+    [[2, 7, 6, 264], [2, 2, 264, 33], 2, 'same'],
   ];
   for (const isa of addon?.isas() ?? []) {
     for (const threads of [1, 2, 3]) {
