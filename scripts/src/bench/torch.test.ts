@@ -33,8 +33,8 @@ describe('sideBySide', () => {
     const step = async () => {
       calls.push('ours');
     };
-    const r = await sideBySide({ config: 'test', warmups: 1, step }, round, 2, () => {}, () => 3000);
-    // One warm-up asked for; the torch scripts' TORCH_WARMUPS run on our side too.
+    const r = await sideBySide({ config: 'test', step }, round, 2, () => {}, () => 3000);
+    // The torch scripts' TORCH_WARMUPS run on our side too.
     expect(calls).toEqual([...Array.from({ length: TORCH_WARMUPS }, () => 'ours'), ...Array.from({ length: TORCH_ROUNDS }, () => ['ours', 'ours', 'torch:2']).flat()]);
     if ('unavailable' in r) throw new Error(r.unavailable);
     expect(r.peakRssMB).toEqual({ ours: 3000, torch: (2048 * 1024 + TORCH_ROUNDS * 1024) / 1024 });
@@ -52,7 +52,7 @@ describe('sideBySide', () => {
       return { step_ms: { median: 10, min: 8, max: 12 }, torch: '1.13.0', maxrssKB: null };
     };
     const logs: string[] = [];
-    const r = await sideBySide({ config: 'test', warmups: 0, step: () => 0 }, flaky, 1, (m) => logs.push(m));
+    const r = await sideBySide({ config: 'test', step: () => 0 }, flaky, 1, (m) => logs.push(m));
     expect('unavailable' in r).toBe(false);
     expect(runs).toBe(TORCH_ROUNDS + 2);
     expect(logs.filter((l) => l.includes('running it again: lvit_step.py failed'))).toHaveLength(2);
@@ -64,7 +64,7 @@ describe('sideBySide', () => {
       runs++;
       throw new Error('lvit_step.py failed (exit 1): RuntimeError: all elements of input should be between 0 and 1');
     };
-    const r = await sideBySide({ config: 'test', warmups: 0, step: () => 0 }, broken, 1, () => {});
+    const r = await sideBySide({ config: 'test', step: () => 0 }, broken, 1, () => {});
     expect(runs).toBe(TORCH_ATTEMPTS);
     if (!('unavailable' in r)) throw new Error('expected unavailable');
     expect(r.unavailable).toContain('all elements of input');
@@ -72,7 +72,7 @@ describe('sideBySide', () => {
   });
 
   it('reports a missing torch as unavailable, with the install hint', async () => {
-    const r = await sideBySide({ config: 'test', warmups: 0, step: () => 0 }, () => {
+    const r = await sideBySide({ config: 'test', step: () => 0 }, () => {
       throw new Error("unet_step.py failed (exit 1): ModuleNotFoundError: No module named 'torch'");
     }, 1, () => {});
     expect(r).toEqual(expect.objectContaining({ config: 'test', unavailable: expect.stringContaining("No module named 'torch'") }));

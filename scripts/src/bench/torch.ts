@@ -15,9 +15,9 @@ import { ms, summarize, type Stats } from './stats.js';
 export const TORCH_ROUNDS = 3;
 
 /**
- * Warm-up steps before either side is timed: the reference scripts run 2 in each process. The suite's
- * second step still grows the malloc heap to its working set (fresh pages, ~1.5 ms a MB here), so one
- * warm-up alone would time that growth on our side only.
+ * Warm-up steps before either side is timed, whatever the target's own count: the reference scripts
+ * run 2 in each process. The suite's second step still grows the malloc heap to its working set
+ * (fresh pages, ~1.5 ms a MB here), so one warm-up alone would time that growth on our side only.
  */
 export const TORCH_WARMUPS = 2;
 
@@ -47,10 +47,9 @@ export interface TorchRoundResult {
 /** One timed round of the PyTorch reference. */
 export type TorchRound = (reps: number) => TorchRoundResult;
 
-/** What a side-by-side needs of a suite step: its config text, warm-ups and one step. */
+/** What a side-by-side needs of a suite step: its config text and one step. */
 export interface SuiteStep {
   config: string;
-  warmups: number;
   /** One step; a returned Promise is awaited (and timed). */
   step: () => unknown;
 }
@@ -61,7 +60,7 @@ export interface SuiteStep {
  */
 export async function sideBySide(target: SuiteStep, torchRound: TorchRound, reps: number, log: (m: string) => void, oursPeakRssMB: () => number | null = () => null): Promise<TorchSideBySide> {
   try {
-    for (let i = 0; i < Math.max(target.warmups, TORCH_WARMUPS); i++) await target.step();
+    for (let i = 0; i < TORCH_WARMUPS; i++) await target.step();
     const ours: number[] = [];
     const torch: number[] = [];
     let version = '';
