@@ -372,7 +372,7 @@ export class Conv2dReLU extends Module {
   }
 
   forward(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
-    return tf.relu(this.bn.forward(this.conv.forward(x), ctx));
+    return this.bn.forward(this.conv.forward(x), ctx, 'relu');
   }
 }
 

@@ -1,6 +1,7 @@
 // Compiles the native addons at install (npm ci runs this package's postinstall) where a C++
-// compiler and Node's headers are found: adam.cc -> build/adam.node (the Adam pass) and
-// conv-filter.cc -> build/conv-filter.node (the direct dW convolution). Anywhere else it says why and
+// compiler and Node's headers are found: adam.cc -> build/adam.node (the Adam pass),
+// conv-filter.cc -> build/conv-filter.node (the direct dW convolution), batch-norm.cc -> build/batch-norm.node
+// (training batch norm) and memory.cc -> build/memory.node (array alignment). Anywhere else it says why and
 // the engine keeps its JS / ONNX paths. Never fails the install. Run it again by hand: node native/build.mjs
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -19,6 +20,8 @@ const compiler = ['c++', 'g++', 'clang++'].find((c) => spawnSync(c, ['--version'
 const addons = [
   { source: 'adam.cc', flags: ['-ffp-contract=off'], fallback: 'the engine uses its JS Adam loop' },
   { source: 'conv-filter.cc', flags: [], fallback: 'the engine uses its ONNX dW formulation' },
+  { source: 'batch-norm.cc', flags: [], fallback: 'the engine writes batch norm as ONNX ops' },
+  { source: 'memory.cc', flags: [], fallback: 'the buffer pool hands out arrays as V8 aligns them (16 bytes)' },
 ];
 
 for (const { source, flags, fallback } of addons) {

@@ -18,7 +18,7 @@ export class ConvBatchNorm extends Module {
   }
 
   forward(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
-    return this.norm.forward(this.conv.forward(x), ctx).relu();
+    return this.norm.forward(this.conv.forward(x), ctx, 'relu');
   }
 }
 

@@ -46,7 +46,7 @@ export class ConvTransBN extends Module {
     }
     return tf.tidy(() => {
       const seq = this.layout === 'channels-last' ? x : (tf.transpose(x, [0, 2, 1]) as tf.Tensor3D);
-      const out = tf.relu(this.norm.forward(this.conv.forward(seq), ctx));
+      const out = this.norm.forward(this.conv.forward(seq), ctx, 'relu');
       return this.layout === 'channels-last' ? out : (tf.transpose(out, [0, 2, 1]) as tf.Tensor3D);
     });
   }

@@ -40,7 +40,7 @@ export class Reconstruct extends Module {
     if (c !== this.inChannels) throw new Error(`${FILE}: tokens must be [B,N,${this.inChannels}], got [${tokens.shape.join(',')}]`);
     return tf.tidy(() => {
       const map = upsampleNearest(tf.reshape(tokens, [b, grid, grid, c]) as tf.Tensor4D, this.scale);
-      return tf.relu(this.norm.forward(this.conv.forward(map), ctx));
+      return this.norm.forward(this.conv.forward(map), ctx, 'relu');
     });
   }
 }

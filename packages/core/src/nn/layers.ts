@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../rng.js';
-import { batchNormTrain } from './batch-norm-train.js';
+import { batchNormTrain, type BatchNormActivation } from './batch-norm-train.js';
 import { ForwardContext, Module, normalTensor, uniformTensor } from './module.js';
 
 /**
@@ -152,11 +152,13 @@ export class BatchNorm extends Module {
     this.runningVar = this.buffer('running_var', tf.ones([channels]));
   }
 
-  forward<T extends tf.Tensor>(x: T, ctx: ForwardContext): T {
+  /** `activation` 'relu' returns relu(bn(x)) (one fused kernel in training where the backend has it). */
+  forward<T extends tf.Tensor>(x: T, ctx: ForwardContext, activation: BatchNormActivation = 'linear'): T {
     if (!ctx.training) {
-      return tf.batchNorm(x, this.runningMean, this.runningVar, this.beta, this.gamma, this.eps) as T;
+      const y = tf.batchNorm(x, this.runningMean, this.runningVar, this.beta, this.gamma, this.eps) as T;
+      return activation === 'relu' ? (tf.relu(y) as T) : y;
     }
-    const { y, mean, variance } = batchNormTrain(x, this.gamma as tf.Tensor1D, this.beta as tf.Tensor1D, this.eps);
+    const { y, mean, variance } = batchNormTrain(x, this.gamma as tf.Tensor1D, this.beta as tf.Tensor1D, this.eps, activation);
     const n = x.size / this.channels;
     // The running-statistics update is outside the loss, so no gradient flows through it.
     tf.tidy(() => {

@@ -87,8 +87,7 @@ export class OnnxruntimeBackend extends MathBackendCPU {
    * Runs a cached single-kernel graph. `build` declares one graph input per entry of `inputs`, in
    * order, and the outputs; it only runs when `key` is new. Returns one TensorInfo per output.
    * `native`, where given, computes the same outputs from the inputs' arrays: on the cpu execution
-   * provider it runs instead of the graph (deferred: before or after the program's graph where it
-   * can, deferred.ts; else the build goes into the graph).
+   * provider it runs instead of the graph (deferred: between the program's graphs, deferred.ts).
    */
   runGraph(kernel: string, key: string, build: (g: GraphBuilder) => void, inputs: tf.TensorInfo[], native?: NativeRun): tf.TensorInfo[] {
     const useNative = native && this.ortOptions.executionProvider === 'cpu' && this.tracer === null ? native : undefined;
@@ -198,17 +197,17 @@ export class OnnxruntimeBackend extends MathBackendCPU {
   }
 
   /**
-   * A finished program: native kernels before the graph, the graph, native kernels after it. Alive
-   * values get their arrays; arrays only the program itself read are recycled. Returns the native
-   * kernels' time.
+   * A finished program, stage by stage: native kernels, then the stage's graph. Alive values get
+   * their arrays; an array only the program itself reads is recycled after the last stage reading
+   * it. Returns the native kernels' time.
    */
   private runProgram(done: FinishedProgram): number {
     const slots: (OrtFeed['data'] | undefined)[] = done.concrete.map((e) => e.values);
     const n = slots.length;
     const specOf = (k: number): ValueSpec => (k < n ? done.concrete[k] : done.computed[k - n].spec);
     let nativeMs = 0;
-    const runNativeSteps = (steps: FinishedProgram['before']) => {
-      for (const step of steps) {
+    for (const stage of done.stages) {
+      for (const step of stage.native) {
         const t0 = performance.now();
         const outs = step.outputs.map((k) => (slots[k] = this.pool.acquire(TYPED_ARRAY[specOf(k).dtype], sizeOf(specOf(k).shape))));
         step.run(step.inputs.map((k) => slots[k]!), outs);
@@ -216,15 +215,19 @@ export class OnnxruntimeBackend extends MathBackendCPU {
         recordNativeKernel(step.kernel, ms);
         nativeMs += ms;
       }
-    };
-    runNativeSteps(done.before);
-    if (done.graph.outputs.length > 0) {
-      const session = this.sessions.get(done.key) ?? this.createProgramSession(done.key, done.write);
-      const feeds: Record<string, OrtFeed> = {};
-      done.graph.feeds.forEach((k, i) => (feeds[`i${i}`] = { dims: specOf(k).shape, type: ORT_TYPE[specOf(k).dtype]!, location: 'cpu', data: slots[k]! }));
-      session.run(feeds, this.alloc).forEach((r, i) => (slots[done.graph.outputs[i]] = r.data));
+      const graph = stage.graph;
+      if (graph) {
+        const session = this.sessions.get(graph.key) ?? this.createProgramSession(graph.key, graph.write);
+        const feeds: Record<string, OrtFeed> = {};
+        graph.feeds.forEach((k, i) => (feeds[`i${i}`] = { dims: specOf(k).shape, type: ORT_TYPE[specOf(k).dtype]!, location: 'cpu', data: slots[k]! }));
+        session.run(feeds, this.alloc).forEach((r, i) => (slots[graph.outputs[i]] = r.data));
+      }
+      for (const k of stage.lastReadHere) {
+        const values = slots[k] as PooledArray | undefined;
+        if (values !== undefined) this.recycle(values);
+        slots[k] = undefined;
+      }
     }
-    runNativeSteps(done.after);
     done.computed.forEach((v, i) => {
       const values = slots[n + i] as PooledArray | undefined;
       if (values === undefined) return;

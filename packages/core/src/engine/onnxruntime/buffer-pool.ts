@@ -1,3 +1,5 @@
+import { nativeMemory } from './native.js';
+
 /**
  * Recycles the output arrays of ORT kernels. A fresh `new Float32Array(n)` costs a zero fill, GC
  * churn and, without GLIBC_TUNABLES, fresh-page faults (ENGINE.md §1.1 b: 3-5 ms per MB here); a
@@ -8,13 +10,21 @@
  * - `escape` (readSync: dataSync/arraySync hand the very array to user code) makes it permanent;
  * - `noteAlias` (a cpu kernel produced an output that views the same ArrayBuffer, e.g. a
  *   contiguous Slice) makes it permanent too.
+ *
+ * Where native/memory.cc is built, arrays start on a 64-byte boundary (a view into a buffer 64 bytes
+ * longer): V8 aligns to 16 bytes, and ORT's AVX-512 kernels then split every store over two cache
+ * lines (memory.cc says what that cost).
  */
+const ALIGNMENT = 64;
+
 export type TypedArrayCtor = Float32ArrayConstructor | Int32ArrayConstructor | Uint8ArrayConstructor;
 export type PooledArray = Float32Array | Int32Array | Uint8Array;
 
 export class BufferPool {
   /** Buffers that may be recycled, with the data id that owns them. */
   private readonly owner = new WeakMap<ArrayBufferLike, object>();
+  /** Where the aligned array of each buffer allocated here starts (bytes). */
+  private readonly start = new WeakMap<ArrayBufferLike, number>();
   private readonly free = new Map<number, ArrayBuffer[]>();
   private freeBytes = 0;
   hits = 0;
@@ -29,10 +39,15 @@ export class BufferPool {
     if (buf) {
       this.freeBytes -= bytes;
       this.hits++;
-      return new ctor(buf);
+      return new ctor(buf, this.start.get(buf) ?? 0, length);
     }
     this.misses++;
-    return new ctor(length);
+    const memory = nativeMemory();
+    if (!memory) return new ctor(length);
+    const fresh = new ArrayBuffer(bytes + ALIGNMENT);
+    const start = (ALIGNMENT - memory.addressModulo(new Uint8Array(fresh, 0, 1), ALIGNMENT)) % ALIGNMENT;
+    this.start.set(fresh, start);
+    return new ctor(fresh, start, length);
   }
 
   /** Marks `values` (allocated by `acquire`) as owned by the tensor data `dataId`. */
@@ -57,12 +72,14 @@ export class BufferPool {
     if (!ArrayBuffer.isView(values) || this.owner.get(values.buffer) !== dataId) return;
     const buf = values.buffer as ArrayBuffer;
     this.owner.delete(buf);
-    if (values.byteOffset !== 0 || values.byteLength !== buf.byteLength) return;
-    if (this.freeBytes + buf.byteLength > this.maxFreeBytes) return;
-    let list = this.free.get(buf.byteLength);
-    if (!list) this.free.set(buf.byteLength, (list = []));
+    const start = this.start.get(buf) ?? 0;
+    const bytes = values.byteLength;
+    if (values.byteOffset !== start || bytes !== buf.byteLength - (this.start.has(buf) ? ALIGNMENT : 0)) return;
+    if (this.freeBytes + bytes > this.maxFreeBytes) return;
+    let list = this.free.get(bytes);
+    if (!list) this.free.set(bytes, (list = []));
     list.push(buf);
-    this.freeBytes += buf.byteLength;
+    this.freeBytes += bytes;
   }
 
   get pooledBytes(): number {

@@ -121,33 +121,60 @@ describe('deferred execution', () => {
     const alive = record('aliveFromA', a);
     record('deadFromOtherFeed', fed[1]);
     const done = program.finish((id) => id === alive.dataId);
-    done.write(new GraphBuilder());
+    expect(done.stages).toHaveLength(1);
+    const graph = done.stages[0].graph!;
+    graph.write(new GraphBuilder());
     expect(built).toEqual(['a', 'aliveFromA']);
     expect(done.concrete).toHaveLength(1);
-    expect(done.graph.outputs.map((k) => done.computed[k - done.concrete.length].id)).toEqual([alive.dataId]);
+    expect(graph.outputs.map((k) => done.computed[k - done.concrete.length].id)).toEqual([alive.dataId]);
     tf.dispose(fed);
   });
 
-  it('runs native kernels before the graph on concrete inputs, after it where nothing reads their outputs, else in it', () => {
+  it('cuts the program into stages at native kernels: each runs after the graphs computing its inputs', () => {
     const { program, built, record } = recorder();
     const native = () => undefined;
     const fed = tf.ones([4]);
     const onFeed = record('nativeOnFeed', fed, native); // slot 1 (slot 0: the feed)
-    const a = record('a', onFeed); // slot 2
+    const a = record('a', onFeed);
     const readNative = record('nativeReadLater', a, native);
     const b = record('b', readNative);
+    const fromA = record('fromA', a); // needs only a: joins a's graph
     const unread = record('nativeUnread', a, native);
-    const done = program.finish((id) => [b, unread].some((t) => t.dataId === id));
-    done.write(new GraphBuilder());
-    const ids = (slots: number[]) => slots.map((k) => done.computed[k - done.concrete.length].id);
-    expect(built, 'graph kernels').toEqual(['a', 'nativeReadLater', 'b']);
-    expect(done.before.map((s) => [s.kernel, s.inputs, ids(s.outputs)])).toEqual([['nativeOnFeed', [0], [onFeed.dataId]]]);
-    expect(done.after.map((s) => [s.kernel, ids(s.inputs), ids(s.outputs)])).toEqual([['nativeUnread', [a.dataId], [unread.dataId]]]);
-    // The graph is fed the first native kernel's output and returns b (alive), then a (read by the one after it).
-    expect(ids(done.graph.feeds)).toEqual([onFeed.dataId]);
-    expect(ids(done.graph.outputs)).toEqual([b.dataId, a.dataId]);
-    expect(done.computed.filter((v) => v.alive).map((v) => v.id)).toEqual([b.dataId, unread.dataId]);
+    const c = record('c', b);
+    const alive = [b, fromA, unread, c];
+    const done = program.finish((id) => alive.some((t) => t.dataId === id));
+    const ids = (slots: number[]) => slots.map((k) => (k < done.concrete.length ? 'fed' : done.computed[k - done.concrete.length].id));
+    const natives = done.stages.map((s) => s.native.map((n) => n.kernel));
+    expect(natives).toEqual([['nativeOnFeed'], ['nativeReadLater', 'nativeUnread']]);
+    const graphs = done.stages.map((s) => s.graph!);
+    for (const g of graphs) g.write(new GraphBuilder());
+    expect(built, 'graph kernels, stage by stage').toEqual(['a', 'fromA', 'b', 'c']);
+    // Stage 0's graph is fed the first native kernel's output and returns a (read later) and fromA (alive).
+    expect(ids(graphs[0].feeds)).toEqual([onFeed.dataId]);
+    expect(ids(graphs[0].outputs).sort(byN)).toEqual([a.dataId, fromA.dataId].sort(byN));
+    expect(ids(done.stages[1].native[0].inputs)).toEqual([a.dataId]);
+    expect(ids(graphs[1].feeds)).toEqual([readNative.dataId]);
+    expect(ids(graphs[1].outputs).sort(byN)).toEqual([b.dataId, c.dataId].sort(byN));
+    // a and readNative are read by nothing after stage 1: recycled there; onFeed after stage 0.
+    expect(ids(done.stages[0].lastReadHere)).toEqual([onFeed.dataId]);
+    expect(ids(done.stages[1].lastReadHere).sort(byN)).toEqual([a.dataId, readNative.dataId].sort(byN));
     fed.dispose();
+  });
+
+  it('a staged program runs on the backend like the eager kernels', () => {
+    const x = tf.tensor2d(ramp(12, 0.5), [3, 4]);
+    const run = () => {
+      const y = tf.tidy(() => tf.relu(tf.sub(tf.mul(x, x), 1)));
+      const out = Array.from(y.dataSync());
+      y.dispose();
+      return out;
+    };
+    const deferred = run();
+    backend.setDeferred(false);
+    const eager = run();
+    backend.setDeferred(true);
+    expect(deferred).toEqual(eager);
+    x.dispose();
   });
 
   it('a training step records as one program, compiled once; losses and gradients match the eager path', () => {
@@ -209,6 +236,8 @@ describe('profileRecordedStep', () => {
  * A bare DeferredProgram and `record(name, input, native?)`: one [4]-float Neg kernel per call, whose
  * build notes its name in `built` when the graph is written.
  */
+const byN = (p: unknown, q: unknown) => ((p as { n: number }).n ?? -1) - ((q as { n: number }).n ?? -1);
+
 function recorder() {
   const program = new DeferredProgram();
   const built: string[] = [];

@@ -16,11 +16,14 @@ import type { OrtTypedArray } from './ort-binding.js';
  * comes from (an earlier kernel's output, or a concrete tensor fed from JS), plus which outputs are
  * alive. A training step repeats the same structure, so its graph compiles once and is reused.
  *
- * A kernel may also bring a native implementation (`NativeRun`, native/*.cc). Where all its inputs
- * are concrete (a parameter's filter layout), it runs before the graph and its outputs are fed to it;
- * where nothing in the program reads its outputs (a parameter's gradient, read next by the
- * optimizer: the direct dW convolution), it runs after the graph on the arrays of its inputs, which
- * the graph then returns; otherwise it is written into the graph like any other kernel.
+ * A kernel may also bring a native implementation (`NativeRun`, native/*.cc), which runs on the
+ * arrays of its inputs between graphs: the program is cut into stages, each its native kernels then
+ * one graph. A native kernel joins the first stage after every graph that computes one of its
+ * inputs (a filter layout of a parameter: stage 0, before any graph; a batch norm of a conv's output:
+ * right after that conv's graph); an ONNX kernel joins the graph of the first stage where all its
+ * inputs exist. A graph returns what later stages read, and an intermediate's array is recycled
+ * after the last stage that reads it. A native kernel whose input needs a cast is written into the
+ * graph like any other kernel.
  */
 
 /** Separates a program key's kernels from its alive-output list; no kernel key contains it. */
@@ -60,17 +63,29 @@ interface Recorded {
 
 /**
  * What a flush runs. Every value the program touches has a slot: first the concrete arrays it reads
- * (`concrete`), then the values it computes (`computed`), in recording order. Native kernels run
- * `before` the graph, then the graph (fed and returning slots), then the native kernels `after` it.
+ * (`concrete`), then the values it computes (`computed`), in recording order. The stages run in order.
  */
 export interface FinishedProgram {
   key: string;
-  write: (g: GraphBuilder) => void;
   concrete: External[];
   computed: ProgramValue[];
-  before: NativeStep[];
-  graph: { feeds: number[]; outputs: number[] };
-  after: NativeStep[];
+  stages: ProgramStage[];
+}
+
+/** Native kernels, then a graph (null where the stage has none) fed and returning slots. */
+export interface ProgramStage {
+  native: NativeStep[];
+  graph: ProgramGraph | null;
+  /** Computed slots no later stage reads and nobody holds: their arrays are recycled after this stage. */
+  lastReadHere: number[];
+}
+
+export interface ProgramGraph {
+  /** The program key and the stage: what its compiled session is cached by. */
+  key: string;
+  write: (g: GraphBuilder) => void;
+  feeds: number[];
+  outputs: number[];
 }
 
 export interface ProgramValue {
@@ -162,30 +177,47 @@ export class DeferredProgram {
 
   /**
    * Closes the program: `alive(dataId)` tells which pending values someone still holds. Kernels whose
-   * outputs reach no alive value are left out of the graph (ORT runs every node it is given): tfjs's
-   * custom gradients compute all inputs' gradients, e.g. a first conv's dx towards the image.
+   * outputs reach no alive value are left out (ORT runs every node it is given): tfjs's custom
+   * gradients compute all inputs' gradients, e.g. a first conv's dx towards the image.
    */
   finish(alive: (dataId: object) => boolean): FinishedProgram {
     const live: number[] = [];
     for (let i = 0; i < this.ids.length; i++) if (alive(this.ids[i])) live.push(i);
     const key = `${this.signature.join('\n')}${PROGRAM_KEY_MARK}${live.join(',')}`;
     const needed = this.neededRecords(live);
-    const { before, after } = this.nativeSteps(needed);
-    const records = needed.filter((rec) => !before.has(rec) && !after.has(rec));
     // Slots: the concrete arrays any kept kernel reads, then every computed value.
     const extUsed = [...new Set(needed.flatMap((rec) => rec.inputs.flatMap((r) => ('ext' in r ? [r.ext] : []))))].sort((a, b) => a - b);
     const extSlot = new Map(extUsed.map((e, i) => [e, i]));
     const slotOf = (r: InputRef | number): number => (typeof r === 'number' ? extUsed.length + r : 'ext' in r ? extSlot.get(r.ext)! : extUsed.length + r.pending);
-    const computedInGraph = new Set(records.flatMap((rec) => rec.outputs));
-    const graphReads = new Set<number>();
-    for (const rec of records) for (const r of rec.inputs) graphReads.add(slotOf(r));
-    const feeds = [...graphReads].filter((k) => k < extUsed.length || !computedInGraph.has(k - extUsed.length)).sort((a, b) => a - b);
-    const outputs = new Set(live.filter((p) => computedInGraph.has(p)).map((p) => slotOf(p)));
-    for (const rec of after) for (const r of rec.inputs) if ('pending' in r && computedInGraph.has(r.pending)) outputs.add(slotOf(r));
-    const graph = { feeds, outputs: [...outputs] };
     const slotSpec = (k: number): ValueSpec => (k < extUsed.length ? this.ext[extUsed[k]] : this.specs[k - extUsed.length]);
-    const specs = this.specs;
-    const write = (g: GraphBuilder): void => {
+    const placed = this.stagesOf(needed);
+    const isLive = new Set(live);
+    // The last stage that reads each computed slot (its own stage where none does).
+    const lastRead = new Map<number, number>();
+    for (const { rec, stage } of placed) {
+      for (const p of rec.outputs) lastRead.set(slotOf(p), Math.max(lastRead.get(slotOf(p)) ?? stage, stage));
+      for (const r of rec.inputs) if ('pending' in r) lastRead.set(slotOf(r), Math.max(lastRead.get(slotOf(r))!, stage));
+    }
+    const stageCount = placed.reduce((m, x) => Math.max(m, x.stage + 1), 0);
+    const stages: ProgramStage[] = Array.from({ length: stageCount }, () => ({ native: [], graph: null, lastReadHere: [] }));
+    for (const [k, stage] of lastRead) if (!isLive.has(k - extUsed.length)) stages[stage].lastReadHere.push(k);
+    for (let s = 0; s < stageCount; s++) {
+      const here = placed.filter((x) => x.stage === s);
+      stages[s].native = here.filter((x) => x.native).map(({ rec }) => ({ kernel: rec.kernel, run: rec.native!, inputs: rec.inputs.map(slotOf), outputs: rec.outputs.map(slotOf) }));
+      const records = here.filter((x) => !x.native).map((x) => x.rec);
+      if (records.length === 0) continue;
+      const computedHere = new Set(records.flatMap((rec) => rec.outputs.map(slotOf)));
+      const reads = new Set(records.flatMap((rec) => rec.inputs.map(slotOf)));
+      const feeds = [...reads].filter((k) => !computedHere.has(k)).sort((a, b) => a - b);
+      const outputs = [...computedHere].filter((k) => isLive.has(k - extUsed.length) || lastRead.get(k)! > s);
+      stages[s].graph = { key: `${key}\n#${s}`, write: this.graphWriter(records, feeds, outputs, slotOf, slotSpec), feeds, outputs };
+    }
+    return { key, concrete: extUsed.map((e) => this.ext[e]), computed: this.ids.map((id, p) => ({ id, spec: this.specs[p], alive: isLive.has(p) })), stages };
+  }
+
+  /** Writes one stage's graph: its feeds as inputs, its kernels, its outputs. */
+  private graphWriter(records: Recorded[], feeds: number[], outputs: number[], slotOf: (r: InputRef | number) => number, slotSpec: (k: number) => ValueSpec) {
+    return (g: GraphBuilder): void => {
       const names = new Map<number, string>();
       for (const k of feeds) names.set(k, g.input(onnxType(slotSpec(k).dtype), slotSpec(k).shape));
       const valueOf = (r: InputRef): string => {
@@ -201,34 +233,31 @@ export class DeferredProgram {
         }
         rec.outputs.forEach((p, i) => names.set(slotOf(p), out[i]));
       }
-      for (const k of graph.outputs) g.output(names.get(k)!, onnxType(slotSpec(k).dtype), slotSpec(k).shape);
-    };
-    const isLive = new Set(live);
-    const step = (rec: Recorded): NativeStep => ({ kernel: rec.kernel, run: rec.native!, inputs: rec.inputs.map(slotOf), outputs: rec.outputs.map(slotOf) });
-    return {
-      key,
-      write,
-      concrete: extUsed.map((e) => this.ext[e]),
-      computed: this.ids.map((id, p) => ({ id, spec: specs[p], alive: isLive.has(p) })),
-      before: [...before].map(step),
-      graph,
-      after: [...after].map(step),
+      for (const k of outputs) g.output(names.get(k)!, onnxType(slotSpec(k).dtype), slotSpec(k).shape);
     };
   }
 
   /**
-   * The kernels that run natively: before the graph those with a native implementation whose inputs
-   * are all concrete; after it those whose outputs no kept kernel reads. Either way their inputs must
-   * need no cast (a reshape only relabels an array).
+   * The stage of each kept kernel, in recording order. A value computed by stage s's graph exists for
+   * that graph and for native kernels from stage s + 1 on; one computed by a native kernel of stage
+   * s, for everything of stage s on; every kernel runs as early as that allows. (As late as its
+   * readers allow measured no faster on the full-size LViT-T step.) Native kernels need inputs
+   * without a cast (a reshape only relabels an array); others are written into a graph.
    */
-  private nativeSteps(records: readonly Recorded[]): { before: Set<Recorded>; after: Set<Recorded> } {
-    const read = new Set<number>();
-    for (const rec of records) for (const r of rec.inputs) if ('pending' in r) read.add(r.pending);
+  private stagesOf(records: readonly Recorded[]): { rec: Recorded; stage: number; native: boolean }[] {
+    const ready = new Map<number, { stage: number; byNative: boolean }>();
     const base = (r: InputRef) => ('ext' in r ? this.ext[r.ext] : this.specs[r.pending]);
-    const native = records.filter((rec) => rec.native && rec.inputs.every((r) => base(r).dtype === r.dtype));
-    const before = new Set(native.filter((rec) => rec.inputs.every((r) => 'ext' in r)));
-    const after = new Set(native.filter((rec) => !before.has(rec) && !rec.outputs.some((p) => read.has(p))));
-    return { before, after };
+    return records.map((rec) => {
+      const native = rec.native !== undefined && rec.inputs.every((r) => base(r).dtype === r.dtype);
+      let stage = 0;
+      for (const r of rec.inputs) {
+        if (!('pending' in r)) continue;
+        const from = ready.get(r.pending)!;
+        stage = Math.max(stage, native && !from.byNative ? from.stage + 1 : from.stage);
+      }
+      for (const p of rec.outputs) ready.set(p, { stage, byNative: native });
+      return { rec, stage, native };
+    });
   }
 
   /** The recorded kernels an alive value depends on, in recording order. */

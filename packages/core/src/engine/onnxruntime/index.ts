@@ -3,6 +3,7 @@ import { defaultThreads, listOrtBackends, loadOrtBinding, ortPackageVersion } fr
 import { BACKEND_NAME, registerBackendFactory, registerOnnxruntimeKernels, unregisterBackendIfInactive } from './register.js';
 import { registerFusedGradients } from './fused-gradients.js';
 import { gradientSelfTest } from './self-test.js';
+import { fusedBatchNormStatus } from './kernels/batch-norm-train.js';
 import { nativeAdamStatus, nativeConvFilterStatus } from './native.js';
 
 /**
@@ -64,7 +65,7 @@ export async function registerOnnxruntimeBackend(opts: OnnxruntimeBackendOptions
       return { ok: false, reason: failure };
     }
     const where = opts.gpuBufferOutputs && executionProvider === 'webgpu' ? ', outputs kept on the GPU' : '';
-    return { ok: true, reason: `onnxruntime-node ${ortPackageVersion()} (${executionProvider}${where}, ${intraOpNumThreads} threads): gradient self-test passed; Adam: ${nativeAdamStatus()}; conv dW: ${nativeConvFilterStatus()}` };
+    return { ok: true, reason: `onnxruntime-node ${ortPackageVersion()} (${executionProvider}${where}, ${intraOpNumThreads} threads): gradient self-test passed; Adam: ${nativeAdamStatus()}; conv dW: ${nativeConvFilterStatus()}; batch norm: ${fusedBatchNormStatus()}` };
   } catch (e) {
     unregisterBackendIfInactive();
     return { ok: false, reason: `onnxruntime backend failed its self-test: ${(e as Error).message}` };

@@ -10,6 +10,11 @@ import { createRequire } from 'node:module';
  * - conv-filter.node: a convolution's dW as a direct kernel (kernels/conv2d-backprop-filter.ts),
  *   on CPUs with AVX-512 or AVX2 + FMA, and the filter layouts of the NCHWc convs (nhwc-conv.ts).
  *   `LVIT_NATIVE_CONV=0` keeps the ONNX formulations of both.
+ * - batch-norm.node: training-mode batch norm (+ ReLU) forward and backward in two memory passes
+ *   each (kernels/batch-norm-train.ts). Training uses them only with `LVIT_NATIVE_BN=1` (see
+ *   `setFusedBatchNorm` there).
+ * - memory.node: an array's address modulo a power of two, so the buffer pool hands ORT 64-byte
+ *   aligned arrays (buffer-pool.ts). `LVIT_NATIVE_ALIGN=0` keeps V8's 16-byte alignment.
  */
 export interface NativeAdam {
   /**
@@ -35,6 +40,22 @@ export interface NativeConvFilter {
   nchwcFilter(w: Float32Array, out: Float32Array, dims: Int32Array, threads: number): void;
   /** The instruction sets the kernel runs with on this CPU, best first ('avx512', 'avx2'); empty where it has neither. */
   isas(): string[];
+}
+
+export interface NativeBatchNorm {
+  /**
+   * `arrays` [x, gamma, beta, y, mean, variance] (x, y [rows, C]; the rest [C]), y, mean and variance
+   * written; `dims` [rows, C, eps, relu 0|1]. `isa`: one of `isas()` (default: the first).
+   */
+  batchNormForward(arrays: Float32Array[], dims: Float64Array, threads: number, isa?: string): void;
+  /** `arrays` [dy, x, y, gamma, mean, variance, dx, dgamma, dbeta], the last three written; the rest as for the forward. */
+  batchNormBackward(arrays: Float32Array[], dims: Float64Array, threads: number, isa?: string): void;
+  /** The variants the passes run with on this CPU, best first ('avx512', 'avx2', 'generic'). */
+  isas(): string[];
+}
+
+export interface NativeMemory {
+  addressModulo(view: ArrayBufferView, modulus: number): number;
 }
 
 interface Loaded<T> {
@@ -74,6 +95,35 @@ export function nativeAdam(): NativeAdam | null {
 export function nativeAdamStatus(): string {
   const { addon, status } = load<NativeAdam>('adam.node', 'LVIT_NATIVE_ADAM');
   return addon ? status : `JS loop; ${status}`;
+}
+
+/** The alignment helper, or null where it is not built (or `LVIT_NATIVE_ALIGN=0`). */
+export function nativeMemory(): NativeMemory | null {
+  return load<NativeMemory>('memory.node', 'LVIT_NATIVE_ALIGN').addon;
+}
+
+let batchNormOn = true;
+
+/** The batch-norm passes where they are built and switched on (tests switch them off to run the kernels' ONNX build). */
+export function nativeBatchNorm(): NativeBatchNorm | null {
+  return batchNormOn ? loadedBatchNorm() : null;
+}
+
+/** The loaded addon whether switched on or not. */
+export function loadedBatchNorm(): NativeBatchNorm | null {
+  return load<NativeBatchNorm>('batch-norm.node', 'LVIT_NATIVE_BN').addon;
+}
+
+/** Switches the native batch-norm passes on or off for kernels run from now on (tests: their ONNX build); returns the previous setting. */
+export function setNativeBatchNorm(on: boolean): boolean {
+  const was = batchNormOn;
+  batchNormOn = on;
+  return was;
+}
+
+/** Whether the batch-norm passes are built, and why not. */
+export function nativeBatchNormStatus(): string {
+  return load<NativeBatchNorm>('batch-norm.node', 'LVIT_NATIVE_BN').status;
 }
 
 let convFilterOn = true;

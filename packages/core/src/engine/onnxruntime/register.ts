@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { OnnxruntimeBackend } from './backend.js';
-import { FUSED_ADAM, fusedAdamKernel } from './kernels/adam.js';
+import { fusedAdamKernel } from './kernels/adam.js';
 import { batchNormKernels } from './kernels/batch-norm.js';
+import { setFusedBatchNorm } from './kernels/batch-norm-train.js';
 import { conv2dKernels } from './kernels/conv2d.js';
 import { conv2dBackpropFilterKernels } from './kernels/conv2d-backprop-filter.js';
 import { conv2dBackpropInputKernels } from './kernels/conv2d-backprop-input.js';
@@ -70,6 +71,11 @@ function withOrt(name: string, ort: OrtKernel, cpu: tf.KernelFunc): tf.KernelFun
     });
 }
 
+/** A kernel with its stats (the fused kernels that have no cpu counterpart). */
+export function timedKernel(k: tf.KernelConfig): tf.KernelFunc {
+  return (args) => timed(k.kernelName, args, () => ({ out: k.kernelFunc(args) as tf.TensorInfo | tf.TensorInfo[], fallback: false }));
+}
+
 let kernelsRegistered = false;
 
 /**
@@ -86,8 +92,8 @@ export function registerOnnxruntimeKernels(): void {
     const kernelFunc = o ? withOrt(cfg.kernelName, o, cfg.kernelFunc) : timedCpu(cfg.kernelName, cfg.kernelFunc);
     tf.registerKernel({ ...cfg, backendName: BACKEND_NAME, kernelFunc });
   }
-  const adam = fusedAdamKernel.kernelFunc;
-  tf.registerKernel({ ...fusedAdamKernel, kernelFunc: (args) => timed(FUSED_ADAM, args, () => ({ out: adam(args) as tf.TensorInfo[], fallback: false })) });
+  tf.registerKernel({ ...fusedAdamKernel, kernelFunc: timedKernel(fusedAdamKernel) });
+  setFusedBatchNorm(process.env.LVIT_NATIVE_BN === '1', timedKernel);
   const orphans = ORT_KERNELS.filter((k) => !cpuNames.has(k.kernelName)).map((k) => k.kernelName);
   if (orphans.length) throw new Error(`onnxruntime/register.ts: no cpu kernel to fall back to for ${orphans.join(', ')}`);
   kernelsRegistered = true;
