@@ -12,12 +12,12 @@
 // input is). Rows are split over threads; each thread sums its rows, the main thread adds them up.
 #include <node_api.h>
 #include "napi-args.h"
-#include "worker-pool.h"
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -72,7 +72,10 @@ const std::vector<Passes> kPasses = supportedPasses();
 template <typename Body>
 void overRows(size_t rows, size_t c, int threads, Body body) {
   const size_t t = rows * c < 65536 ? 1 : std::min(rows, static_cast<size_t>(threads));
-  WorkerPool::shared().run(t, [&](size_t w) { body(rows * w / t, rows * (w + 1) / t, w); });
+  std::vector<std::thread> workers;
+  for (size_t w = 1; w < t; w++) workers.emplace_back(body, rows * w / t, rows * (w + 1) / t, w);
+  body(0, rows / t, 0);
+  for (std::thread &w : workers) w.join();
 }
 
 // Per-thread float64 sums of two per-channel quantities, added up.

@@ -32,6 +32,20 @@ describe('BufferPool', () => {
     expect(pool.pooledBytes).toBe(0);
   });
 
+  it('past its byte budget it lets the least recently released arrays go, not the newest', () => {
+    const pool = new BufferPool(3 * 4096);
+    const owner = {};
+    const arrays = [1024, 1024, 1024, 1024].map(() => pool.acquire(Float32Array, 1024));
+    for (const a of arrays) {
+      pool.own(a, owner);
+      pool.release(a, owner);
+    }
+    expect(pool.pooledBytes).toBe(3 * 4096);
+    const kept = [0, 1, 2].map(() => pool.acquire(Float32Array, 1024).buffer);
+    expect(kept).toEqual([arrays[3].buffer, arrays[2].buffer, arrays[1].buffer]);
+    expect(pool.acquire(Float32Array, 1024).buffer, 'the oldest went').not.toBe(arrays[0].buffer);
+  });
+
   it.skipIf(noAlignment)('hands out 64-byte aligned arrays (native/memory.cc), recycled ones included', () => {
     const pool = new BufferPool();
     const owner = {};

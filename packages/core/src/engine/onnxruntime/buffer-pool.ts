@@ -26,6 +26,12 @@ export class BufferPool {
   /** Where the aligned array of each buffer allocated here starts (bytes). */
   private readonly start = new WeakMap<ArrayBufferLike, number>();
   private readonly free = new Map<number, ArrayBuffer[]>();
+  /**
+   * Every free buffer with its array's byte size, oldest release first. Past `maxFreeBytes` the
+   * oldest go (to the garbage collector): a shape no step uses any more (a self-test's, a first
+   * eager step's) must not keep out the ones every step recycles.
+   */
+  private readonly age = new Map<ArrayBuffer, number>();
   private freeBytes = 0;
   hits = 0;
   misses = 0;
@@ -38,6 +44,7 @@ export class BufferPool {
     const buf = list?.pop();
     if (buf) {
       this.freeBytes -= bytes;
+      this.age.delete(buf);
       this.hits++;
       return new ctor(buf, this.start.get(buf) ?? 0, length);
     }
@@ -75,11 +82,19 @@ export class BufferPool {
     const start = this.start.get(buf) ?? 0;
     const bytes = values.byteLength;
     if (values.byteOffset !== start || bytes !== buf.byteLength - (this.start.has(buf) ? ALIGNMENT : 0)) return;
-    if (this.freeBytes + bytes > this.maxFreeBytes) return;
+    if (bytes > this.maxFreeBytes) return;
     let list = this.free.get(bytes);
     if (!list) this.free.set(bytes, (list = []));
     list.push(buf);
+    this.age.set(buf, bytes);
     this.freeBytes += bytes;
+    for (const [oldest, size] of this.age) {
+      if (this.freeBytes <= this.maxFreeBytes) break;
+      const same = this.free.get(size)!;
+      same.splice(same.indexOf(oldest), 1);
+      this.age.delete(oldest);
+      this.freeBytes -= size;
+    }
   }
 
   get pooledBytes(): number {
@@ -88,6 +103,7 @@ export class BufferPool {
 
   clear(): void {
     this.free.clear();
+    this.age.clear();
     this.freeBytes = 0;
   }
 }

@@ -68,7 +68,7 @@ const sorted = (rows: Map<string, ProfileRow>) => [...rows.values()].sort((a, b)
 
 /**
  * Runs `step` once with ORT's profiler on the recorded programs and returns where their time went
- * (all programs of the step merged, plus the native kernels run before and after them: rows
+ * (all programs of the step merged, plus the native kernels run between their graphs: rows
  * named by their kernel in `byKernel`, `(native) <kernel>` in `byOp`), or null where the active
  * backend records no programs (another backend, or deferral off). The profile files are deleted.
  */
@@ -91,7 +91,7 @@ export async function profileRecordedStep(step: () => unknown): Promise<ProgramP
   }
 }
 
-/** Time and calls of the native kernels run before or after a graph so far, by kernel. */
+/** Time and calls of the native kernels run between program graphs so far, by kernel. */
 function nativeRows(): Map<string, { ms: number; calls: number }> {
   const prefix = `${NATIVE_KERNEL} `;
   return new Map(onnxruntimeStats().filter((s) => s.kernel.startsWith(prefix)).map((s) => [s.kernel.slice(prefix.length), { ms: s.ms, calls: s.calls }]));

@@ -45,13 +45,13 @@ export function resetOnnxruntimeStats(): void {
 export const DEFERRED_RUN = '(deferred graph run)';
 let deferredMs = 0;
 
-/** Rows of native kernels run before or after a program's graph (deferred.ts), one per kernel name. */
+/** Rows of native kernels run between a program's graphs (deferred.ts), one per kernel name. */
 export const NATIVE_KERNEL = '(native)';
 
 /**
  * One flush of deferred kernels (deferred.ts), booked as its own row and split by what forced it (a
- * read, or the kernel that needed a recorded value); `nativeMs` of it went to native kernels before
- * or after the graph, booked in their own rows (`recordNativeKernel`). The kernel wrappers take the whole
+ * read, or the kernel that needed a recorded value); `nativeMs` of it went to native kernels between
+ * its graphs, booked in their own rows (`recordNativeKernel`). The kernel wrappers take the whole
  * flush out of that kernel's own time (`deferredRunMs`).
  */
 export function recordDeferredRun(cause: string, ms: number, nativeMs = 0): void {

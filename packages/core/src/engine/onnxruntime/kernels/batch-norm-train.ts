@@ -23,7 +23,7 @@ import { sigs } from './util.js';
  * the cpu execution provider (and the reference the native passes are tested against).
  *
  * Off by default (`setFusedBatchNorm`, `LVIT_NATIVE_BN=1` turns it on): each native batch norm cuts
- * the step's graph, and on this repo's 2-vCPU machine that made the full-size LViT-T step 13-16 %
+ * the step's graph, and on this repo's 2-vCPU machine that made the full-size LViT-T step 10-28 %
  * slower while the base-16 U-Net step got 15 % faster and the full-width U-Net stayed within noise.
  */
 export const BATCH_NORM_TRAIN = '_OrtBatchNormTrain';
