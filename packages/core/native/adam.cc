@@ -87,12 +87,7 @@ napi_value AdamStep(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-napi_value Init(napi_env env, napi_value exports) {
-  napi_value fn;
-  napi_create_function(env, "adamStep", NAPI_AUTO_LENGTH, AdamStep, nullptr, &fn);
-  napi_set_named_property(env, exports, "adamStep", fn);
-  return exports;
-}
+napi_value Init(napi_env env, napi_value exports) { return exportFunctions(env, exports, {{"adamStep", AdamStep}}); }
 
 }  // namespace
 

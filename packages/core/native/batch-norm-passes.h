@@ -10,7 +10,6 @@ constexpr size_t kBlock = 16;
 constexpr size_t kTileBytes = 128 * 1024;
 
 typedef float f16 __attribute__((vector_size(64)));
-typedef float f8 __attribute__((vector_size(32)));
 typedef double d8 __attribute__((vector_size(64)));
 
 inline f16 load(const float *p) {

@@ -18,7 +18,6 @@
 #include <cstring>
 #include <string>
 #include <thread>
-#include <utility>
 #include <vector>
 
 namespace {
@@ -197,24 +196,11 @@ napi_value Backward(napi_env env, napi_callback_info info) {
 
 // isas(): the variants this CPU runs, best first ("avx512", "avx2", "generic").
 napi_value Isas(napi_env env, napi_callback_info) {
-  napi_value list;
-  napi_create_array_with_length(env, kPasses.size(), &list);
-  for (size_t i = 0; i < kPasses.size(); i++) {
-    napi_value name;
-    napi_create_string_utf8(env, kPasses[i].name, NAPI_AUTO_LENGTH, &name);
-    napi_set_element(env, list, static_cast<uint32_t>(i), name);
-  }
-  return list;
+  return stringArray(env, kPasses.size(), [](size_t k) { return kPasses[k].name; });
 }
 
 napi_value Init(napi_env env, napi_value exports) {
-  const std::pair<const char *, napi_callback> fns[] = {{"batchNormForward", Forward}, {"batchNormBackward", Backward}, {"isas", Isas}};
-  for (const auto &[name, cb] : fns) {
-    napi_value fn;
-    napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, nullptr, &fn);
-    napi_set_named_property(env, exports, name, fn);
-  }
-  return exports;
+  return exportFunctions(env, exports, {{"batchNormForward", Forward}, {"batchNormBackward", Backward}, {"isas", Isas}});
 }
 
 }  // namespace

@@ -374,27 +374,11 @@ napi_value NchwcFilter(napi_env env, napi_callback_info info) {
 
 // isas(): the instruction sets the kernel runs with here, best first ("avx512", "avx2"); empty where none.
 napi_value IsaNames(napi_env env, napi_callback_info) {
-  napi_value list;
-  napi_create_array_with_length(env, kIsas.size(), &list);
-  for (size_t k = 0; k < kIsas.size(); k++) {
-    napi_value name;
-    napi_create_string_utf8(env, kIsas[k]->name, NAPI_AUTO_LENGTH, &name);
-    napi_set_element(env, list, static_cast<uint32_t>(k), name);
-  }
-  return list;
+  return stringArray(env, kIsas.size(), [](size_t k) { return kIsas[k]->name; });
 }
 
 napi_value Init(napi_env env, napi_value exports) {
-  const struct {
-    const char *name;
-    napi_callback fn;
-  } fns[] = {{"conv2dBackpropFilter", Conv2DBackpropFilter}, {"nchwcFilter", NchwcFilter}, {"isas", IsaNames}};
-  for (const auto &f : fns) {
-    napi_value v;
-    napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.fn, nullptr, &v);
-    napi_set_named_property(env, exports, f.name, v);
-  }
-  return exports;
+  return exportFunctions(env, exports, {{"conv2dBackpropFilter", Conv2DBackpropFilter}, {"nchwcFilter", NchwcFilter}, {"isas", IsaNames}});
 }
 
 }  // namespace

@@ -28,12 +28,7 @@ napi_value AddressModulo(napi_env env, napi_callback_info info) {
   return result;
 }
 
-napi_value Init(napi_env env, napi_value exports) {
-  napi_value fn;
-  napi_create_function(env, "addressModulo", NAPI_AUTO_LENGTH, AddressModulo, nullptr, &fn);
-  napi_set_named_property(env, exports, "addressModulo", fn);
-  return exports;
-}
+napi_value Init(napi_env env, napi_value exports) { return exportFunctions(env, exports, {{"addressModulo", AddressModulo}}); }
 
 }  // namespace
 

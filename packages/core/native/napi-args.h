@@ -19,3 +19,31 @@ bool typedArray(napi_env env, napi_value v, napi_typedarray_type want, T **data,
   *data = static_cast<T *>(raw);
   return true;
 }
+
+// Sets exports[name] = a JS function calling `callback`, for each pair: an addon's Init.
+struct Export {
+  const char *name;
+  napi_callback callback;
+};
+template <size_t N>
+napi_value exportFunctions(napi_env env, napi_value exports, const Export (&fns)[N]) {
+  for (const Export &f : fns) {
+    napi_value fn;
+    napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.callback, nullptr, &fn);
+    napi_set_named_property(env, exports, f.name, fn);
+  }
+  return exports;
+}
+
+// A JS array of the strings name(0..count-1) (the instruction sets an addon runs with).
+template <typename Name>
+napi_value stringArray(napi_env env, size_t count, Name name) {
+  napi_value list;
+  napi_create_array_with_length(env, count, &list);
+  for (size_t k = 0; k < count; k++) {
+    napi_value s;
+    napi_create_string_utf8(env, name(k), NAPI_AUTO_LENGTH, &s);
+    napi_set_element(env, list, static_cast<uint32_t>(k), s);
+  }
+  return list;
+}

@@ -194,17 +194,18 @@ export class DeferredProgram {
     const isLive = new Set(live);
     // The last stage that reads each computed slot (its own stage where none does).
     const lastRead = new Map<number, number>();
-    for (const { rec, stage } of placed) {
-      for (const p of rec.outputs) lastRead.set(slotOf(p), Math.max(lastRead.get(slotOf(p)) ?? stage, stage));
+    const stages: ProgramStage[] = [];
+    const graphRecords: Recorded[][] = [];
+    for (const { rec, stage, native } of placed) {
+      for (const p of rec.outputs) lastRead.set(slotOf(p), stage); // recording order: produced before read
       for (const r of rec.inputs) if ('pending' in r) lastRead.set(slotOf(r), Math.max(lastRead.get(slotOf(r))!, stage));
+      while (stages.length <= stage) stages.push({ native: [], graph: null, lastReadHere: [] }), graphRecords.push([]);
+      if (native) stages[stage].native.push({ kernel: rec.kernel, run: rec.native!, inputs: rec.inputs.map(slotOf), outputs: rec.outputs.map(slotOf) });
+      else graphRecords[stage].push(rec);
     }
-    const stageCount = placed.reduce((m, x) => Math.max(m, x.stage + 1), 0);
-    const stages: ProgramStage[] = Array.from({ length: stageCount }, () => ({ native: [], graph: null, lastReadHere: [] }));
     for (const [k, stage] of lastRead) if (!isLive.has(k - extUsed.length)) stages[stage].lastReadHere.push(k);
-    for (let s = 0; s < stageCount; s++) {
-      const here = placed.filter((x) => x.stage === s);
-      stages[s].native = here.filter((x) => x.native).map(({ rec }) => ({ kernel: rec.kernel, run: rec.native!, inputs: rec.inputs.map(slotOf), outputs: rec.outputs.map(slotOf) }));
-      const records = here.filter((x) => !x.native).map((x) => x.rec);
+    for (let s = 0; s < stages.length; s++) {
+      const records = graphRecords[s];
       if (records.length === 0) continue;
       const computedHere = new Set(records.flatMap((rec) => rec.outputs.map(slotOf)));
       const reads = new Set(records.flatMap((rec) => rec.inputs.map(slotOf)));

@@ -102,54 +102,75 @@ export function nativeMemory(): NativeMemory | null {
   return load<NativeMemory>('memory.node', 'LVIT_NATIVE_ALIGN').addon;
 }
 
-let batchNormOn = true;
+/** An addon the engine uses while switched on (the default; tests and A/B timing switch it off). */
+class SwitchableAddon<T> {
+  private on = true;
+
+  constructor(
+    private readonly file: string,
+    private readonly offVar: string,
+    private readonly usable?: (addon: T) => string | null,
+  ) {}
+
+  loaded(): Loaded<T> {
+    return load<T>(this.file, this.offVar, this.usable);
+  }
+
+  active(): T | null {
+    return this.on ? this.loaded().addon : null;
+  }
+
+  /** Returns the previous setting. */
+  set(on: boolean): boolean {
+    const was = this.on;
+    this.on = on;
+    return was;
+  }
+}
+
+const batchNorm = new SwitchableAddon<NativeBatchNorm>('batch-norm.node', 'LVIT_NATIVE_BN');
+const convFilter = new SwitchableAddon<NativeConvFilter>('conv-filter.node', 'LVIT_NATIVE_CONV', convFilterUnusable);
 
 /** The batch-norm passes where they are built and switched on (tests switch them off to run the kernels' ONNX build). */
 export function nativeBatchNorm(): NativeBatchNorm | null {
-  return batchNormOn ? loadedBatchNorm() : null;
+  return batchNorm.active();
 }
 
 /** The loaded addon whether switched on or not. */
 export function loadedBatchNorm(): NativeBatchNorm | null {
-  return load<NativeBatchNorm>('batch-norm.node', 'LVIT_NATIVE_BN').addon;
+  return batchNorm.loaded().addon;
 }
 
 /** Switches the native batch-norm passes on or off for kernels run from now on (tests: their ONNX build); returns the previous setting. */
 export function setNativeBatchNorm(on: boolean): boolean {
-  const was = batchNormOn;
-  batchNormOn = on;
-  return was;
+  return batchNorm.set(on);
 }
 
 /** Whether the batch-norm passes are built, and why not. */
 export function nativeBatchNormStatus(): string {
-  return load<NativeBatchNorm>('batch-norm.node', 'LVIT_NATIVE_BN').status;
+  return batchNorm.loaded().status;
 }
-
-let convFilterOn = true;
 
 /** The direct dW kernel where it is loaded and switched on (why not: `nativeConvFilterStatus()`). */
 export function nativeConvFilter(): NativeConvFilter | null {
-  return convFilterOn ? loadedConvFilter() : null;
+  return convFilter.active();
 }
 
 /** The loaded addon whether switched on or not (tests compare it with the ONNX formulation). */
 export function loadedConvFilter(): NativeConvFilter | null {
-  return load<NativeConvFilter>('conv-filter.node', 'LVIT_NATIVE_CONV', convFilterUnusable).addon;
+  return convFilter.loaded().addon;
 }
 
 /** Switches the direct dW kernel on or off for kernels recorded from now on (tests, A/B timing); returns the previous setting. */
 export function setNativeConvFilter(on: boolean): boolean {
-  const was = convFilterOn;
-  convFilterOn = on;
-  return was;
+  return convFilter.set(on);
 }
 
 /** Which dW formulation the engine uses, and why. */
 export function nativeConvFilterStatus(): string {
-  const { addon, status } = load<NativeConvFilter>('conv-filter.node', 'LVIT_NATIVE_CONV', convFilterUnusable);
+  const { addon, status } = convFilter.loaded();
   if (!addon) return `ONNX tap GEMMs; ${status}`;
-  return convFilterOn ? `${status}, ${addon.isas()[0]}` : 'ONNX tap GEMMs; switched off (setNativeConvFilter)';
+  return convFilter.active() ? `${status}, ${addon.isas()[0]}` : 'ONNX tap GEMMs; switched off (setNativeConvFilter)';
 }
 
 function convFilterUnusable(addon: NativeConvFilter): string | null {

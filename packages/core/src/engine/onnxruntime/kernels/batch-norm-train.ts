@@ -52,10 +52,7 @@ function forward(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap;
     g.output(mean, 'float32', [c]);
     g.output(variance, 'float32', [c]);
   };
-  const native = nativeBatchNorm();
-  const dims = Float64Array.of(rowsOf(x.shape), c, eps, relu ? 1 : 0);
-  const threads = backend.options.intraOpNumThreads;
-  const run: NativeRun | undefined = native ? (ins, outs) => native.batchNormForward([...ins, ...outs] as Float32Array[], dims, threads) : undefined;
+  const run = nativePass('batchNormForward', x.shape, { eps, relu }, backend);
   return backend.runGraph(BATCH_NORM_TRAIN, `BatchNormTrain:${sigs([x, gamma, beta])}:${eps}:${relu}`, build, [x, gamma, beta], run);
 }
 
@@ -84,12 +81,18 @@ function backward(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap
     g.output(dgamma, 'float32', [c]);
     g.output(dbeta, 'float32', [c]);
   };
-  const native = nativeBatchNorm();
-  const dims = Float64Array.of(rowsOf(x.shape), c, eps, relu ? 1 : 0);
-  const threads = backend.options.intraOpNumThreads;
-  const run: NativeRun | undefined = native ? (ins, outs) => native.batchNormBackward([...ins, ...outs] as Float32Array[], dims, threads) : undefined;
   const inputs = [dy, x, y, gamma, mean, variance];
+  const run = nativePass('batchNormBackward', x.shape, { eps, relu }, backend);
   return backend.runGraph(BATCH_NORM_TRAIN_GRAD, `BatchNormTrainGrad:${sigs(inputs)}:${eps}:${relu}`, build, inputs, run);
+}
+
+/** The addon's pass for x's shape (its arrays: the kernel's inputs, then its outputs), or undefined where it is not built or switched off. */
+function nativePass(pass: 'batchNormForward' | 'batchNormBackward', xShape: number[], { eps, relu }: BatchNormTrainAttrs, backend: OnnxruntimeBackend): NativeRun | undefined {
+  const native = nativeBatchNorm();
+  if (!native) return undefined;
+  const dims = Float64Array.of(rowsOf(xShape), xShape[xShape.length - 1], eps, relu ? 1 : 0);
+  const threads = backend.options.intraOpNumThreads;
+  return (ins, outs) => native[pass]([...ins, ...outs] as Float32Array[], dims, threads);
 }
 
 /** The channel count C of x [..., C], checking that x is float32 and every per-channel tensor is float32 [C]. */
