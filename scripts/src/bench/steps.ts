@@ -29,6 +29,8 @@ export interface StepResult {
   effectiveGflops: number;
   contention: Contention;
   topKernels?: { kernel: string; ms: number; share: number }[];
+  /** MB of ORT session outputs in the profiled step (onnxruntime engine: each is copied once more by onnxruntime-node). */
+  sessionOutputMB?: number;
   /** Peak memory of the child process that ran this step (full-size runs only). */
   memory?: MemoryPeak;
 }
@@ -59,6 +61,7 @@ export function kernelMacs(k: { name: string; inputShapes: number[][]; outputSha
 export interface ProfileResult {
   forwardGflop: number;
   topKernels?: StepResult['topKernels'];
+  sessionOutputMB?: number;
 }
 
 export async function profileForward(target: StepTarget, withStep: boolean): Promise<ProfileResult> {
@@ -72,6 +75,7 @@ export async function profileForward(target: StepTarget, withStep: boolean): Pro
     if (program) {
       const total = program.byKernel.reduce((a, r) => a + r.ms, 0);
       result.topKernels = program.byKernel.slice(0, 10).map((r) => ({ kernel: r.name, ms: r.ms, share: r.ms / total }));
+      result.sessionOutputMB = program.outputMB;
       return result;
     }
     const prof = await tf.profile(async () => {
@@ -124,6 +128,7 @@ export async function runStep(make: () => StepTarget, opts: Options, log: (m: st
       effectiveGflops: (3 * profile.forwardGflop) / (stats.medianMs / 1000),
       contention: meter.finish(),
       topKernels: profile.topKernels,
+      sessionOutputMB: profile.sessionOutputMB,
     };
   } finally {
     target.dispose();

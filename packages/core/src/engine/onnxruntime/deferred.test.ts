@@ -7,7 +7,7 @@ import { BenchUNet, createBenchStep, lvitLoss } from './bench-unet.js';
 import { profileRecordedStep } from './index.js';
 import { DeferredProgram, type KernelBuild } from './deferred.js';
 import { GraphBuilder } from './onnx-graph.js';
-import { DEFERRED_RUN, onnxruntimeStats, resetOnnxruntimeStats } from './stats.js';
+import { DEFERRED_RUN, onnxruntimeStats, resetOnnxruntimeStats, sessionOutputBytes } from './stats.js';
 
 /**
  * The deferred executor (deferred.ts): recorded kernels run as one graph on the first read, with
@@ -223,6 +223,11 @@ describe('profileRecordedStep', () => {
       const kernels = new Map(profile!.byKernel.map((r) => [r.name, r]));
       for (const k of ['FusedConv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad']) expect(kernels.get(k)?.ms, k).toBeGreaterThan(0);
       expect(profile!.byOp.some((r) => r.name === 'Gemm' || r.name === 'MatMul')).toBe(true);
+      // The step's session outputs, as an unprofiled step of the same structure returns them.
+      const before = sessionOutputBytes();
+      s.step();
+      expect(profile!.outputMB).toBeGreaterThan(0);
+      expect(profile!.outputMB).toBeCloseTo((sessionOutputBytes() - before) / 2 ** 20, 9);
       backend.setDeferred(false);
       expect(await profileRecordedStep(() => s.step())).toBeNull();
     } finally {

@@ -475,6 +475,43 @@ describe('ResizeNearestNeighbor / grad (power-of-two factors)', () => {
     }
     images.dispose();
   });
+  it('ResizeBilinearGrad, square (against the cpu kernel), with and without alignCorners, up x2 and x3/2 and down', () => {
+    const images = rand([2, 12, 12, 32]);
+    for (const alignCorners of [true, false]) {
+      for (const out of [24, 18, 8]) {
+        const dy = rand([2, out, out, 32]);
+        check('ResizeBilinearGrad', { images, dy }, { alignCorners }, true);
+        dy.dispose();
+      }
+    }
+    images.dispose();
+  });
+  it('ResizeBilinearGrad off the square against a naive scatter of dy (the cpu kernel returns [B,W,H,C] there)', () => {
+    const [b, h, w, c, oh, ow] = [2, 5, 7, 16, 10, 14];
+    const images = rand([b, h, w, c]);
+    const dy = rand([b, oh, ow, c]);
+    for (const alignCorners of [true, false]) {
+      const got = tf.engine().runKernel('ResizeBilinearGrad', { images, dy }, { alignCorners }) as tf.Tensor;
+      expect(got.shape).toEqual([b, h, w, c]);
+      const taps = (size: number, out: number, o: number): [number, number][] => {
+        const pos = (o * (alignCorners ? size - 1 : size)) / (alignCorners ? out - 1 : out);
+        const lo = Math.floor(pos);
+        return [[lo, 1 - (pos - lo)], [Math.min(lo + 1, size - 1), pos - lo]];
+      };
+      const d = dy.dataSync();
+      const want = new Float64Array(b * h * w * c);
+      for (let n = 0; n < b; n++)
+        for (let y = 0; y < oh; y++)
+          for (let x = 0; x < ow; x++)
+            for (const [r, wr] of taps(h, oh, y))
+              for (const [q, wq] of taps(w, ow, x))
+                for (let k = 0; k < c; k++) want[((n * h + r) * w + q) * c + k] += wr * wq * d[((n * oh + y) * ow + x) * c + k];
+      const g = got.dataSync();
+      want.forEach((v, i) => expect(Math.abs(v - g[i]), `${alignCorners} ${i}`).toBeLessThan(1e-5));
+      got.dispose();
+    }
+    tf.dispose([images, dy]);
+  });
 });
 
 describe('layout', () => {

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from './onnx-graph.js';
 import { listOrtBackends, loadOrtBinding, OrtSession } from './ort-binding.js';
+import { sessionOutputBytes } from './stats.js';
 
 /**
  * The backend depends on onnxruntime-node's *internal* synchronous binding (ENGINE.md §11). These
@@ -45,6 +46,24 @@ describe('onnxruntime-node internal binding', () => {
     const target = new Float32Array(6);
     s.run({ i0: feed(new Float32Array(6).fill(1), [2, 3]), i1: feed(new Float32Array(3).fill(2), [3]) }, { o0: feed(target, [2, 3]) }, {});
     expect(Array.from(target)).toEqual([3, 3, 3, 3, 3, 3]);
+    // ...and returns a copy of it, not the array itself (the cost `sessionOutputBytes` counts).
+    const again = s.run({ i0: feed(new Float32Array(6), [2, 3]), i1: feed(new Float32Array(3), [3]) }, { o0: feed(target, [2, 3]) }, {});
+    expect(again.o0.data).not.toBe(target);
+    expect(again.o0.data.buffer).not.toBe(target.buffer);
+    s.dispose();
+  });
+});
+
+describe('sessionOutputBytes', () => {
+  it('counts the bytes of every output a session returns, preallocated or not', () => {
+    const g = new GraphBuilder();
+    const x = g.input('float32', [2, 3]);
+    g.output(g.op('Neg', [x]), 'float32');
+    g.output(g.op('ReduceSum', [x], { keepdims: { i: 0 } }), 'float32', []);
+    const s = new OrtSession(g.toBytes(), opts, g.numOutputs, [undefined, []]);
+    const before = sessionOutputBytes();
+    s.run({ i0: { dims: [2, 3], type: 'float32', location: 'cpu', data: new Float32Array(6) } });
+    expect(sessionOutputBytes() - before).toBe(4 * (6 + 1));
     s.dispose();
   });
 });

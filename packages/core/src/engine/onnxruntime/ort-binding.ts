@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import os from 'node:os';
+import { recordSessionOutputs } from './stats.js';
 
 /**
  * Synchronous access to onnxruntime-node's native binding (ENGINE.md §11).
@@ -168,7 +169,9 @@ export class OrtSession {
   run(feeds: Record<string, OrtFeed | OrtGpuFeed>, alloc: (ctor: TypedArrayCtor, length: number) => OrtFeed['data'] = (c, n) => new c(n)): OrtResult[] {
     if (!this.outputs) {
       const out = this.native.run(feeds, this.nullFetches, {});
-      return this.outputNames.map((n) => out[n]);
+      const results = this.outputNames.map((n) => out[n]);
+      recordSessionOutputs(results.reduce((a, r) => a + (r.data?.byteLength ?? 0), 0));
+      return results;
     }
     const fetches: Record<string, OrtFeed> = {};
     const results: OrtResult[] = [];
@@ -179,6 +182,7 @@ export class OrtSession {
       results.push(r);
     }
     this.native.run(feeds, fetches as unknown as Record<string, null>, {});
+    recordSessionOutputs(results.reduce((a, r) => a + r.data.byteLength, 0));
     return results;
   }
 

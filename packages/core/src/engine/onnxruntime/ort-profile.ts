@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OnnxruntimeBackend } from './backend.js';
-import { NATIVE_KERNEL, onnxruntimeStats } from './stats.js';
+import { NATIVE_KERNEL, onnxruntimeStats, sessionOutputBytes } from './stats.js';
 
 /**
  * Reads a profile ORT wrote (`OrtSessionOptions.profileFilePrefix`, Chrome trace JSON) and sums the
@@ -18,6 +18,8 @@ export interface ProgramProfile {
   runMs: number;
   byKernel: ProfileRow[];
   byOp: ProfileRow[];
+  /** MB the step's sessions returned as outputs (`recordSessionOutputs`: the binding copies each once more); set by `profileRecordedStep`. */
+  outputMB?: number;
 }
 
 export interface ProfileRow {
@@ -80,12 +82,14 @@ export async function profileRecordedStep(step: () => unknown): Promise<ProgramP
     backend.startProgramProfiling(join(dir, 'program'));
     let files: string[];
     const nativeBefore = nativeRows();
+    const bytesBefore = sessionOutputBytes();
     try {
       await step();
     } finally {
       files = backend.endProgramProfiling();
     }
-    return withNativeKernels(mergeProfiles(files.map(summarizeOrtProfile)), nativeBefore, nativeRows());
+    const outputMB = (sessionOutputBytes() - bytesBefore) / 2 ** 20;
+    return { ...withNativeKernels(mergeProfiles(files.map(summarizeOrtProfile)), nativeBefore, nativeRows()), outputMB };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

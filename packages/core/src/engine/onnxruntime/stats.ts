@@ -40,6 +40,23 @@ export function onnxruntimeStats(): KernelStat[] {
 
 export function resetOnnxruntimeStats(): void {
   table.clear();
+  outputBytes = 0;
+}
+
+let outputBytes = 0;
+
+/**
+ * Bytes of the outputs ORT sessions returned so far (graph outputs, whichever kernel or program ran
+ * them). onnxruntime-node 1.30's synchronous binding copies every output once more into a fresh
+ * ArrayBuffer, even a preallocated one: ~0.3 ms per MB here, plus the garbage collections that
+ * external memory starts (engine README, Measurements).
+ */
+export function recordSessionOutputs(bytes: number): void {
+  outputBytes += bytes;
+}
+
+export function sessionOutputBytes(): number {
+  return outputBytes;
 }
 
 export const DEFERRED_RUN = '(deferred graph run)';

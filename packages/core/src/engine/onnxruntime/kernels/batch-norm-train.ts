@@ -23,8 +23,10 @@ import { sigs } from './util.js';
  * the cpu execution provider (and the reference the native passes are tested against).
  *
  * Off by default (`setFusedBatchNorm`, `LVIT_NATIVE_BN=1` turns it on): each native batch norm cuts
- * the step's graph, and on this repo's 2-vCPU machine that made the full-size LViT-T step 10-28 %
- * slower while the base-16 U-Net step got 15 % faster and the full-width U-Net stayed within noise.
+ * the step's graph, so every value computed before a cut and read after it (the activations the
+ * backward reads) becomes a graph output, which onnxruntime-node copies: 670 -> 1093 MB a step on
+ * the full-size LViT-T. On this repo's 2-vCPU machine that made that step 10-28 % slower, while the
+ * base-16 U-Net step got 15 % faster and the full-width U-Net stayed within noise.
  */
 export const BATCH_NORM_TRAIN = '_OrtBatchNormTrain';
 export const BATCH_NORM_TRAIN_GRAD = '_OrtBatchNormTrainGrad';

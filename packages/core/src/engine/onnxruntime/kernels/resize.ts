@@ -71,8 +71,52 @@ function runResizeBilinear(args: OrtKernelArgs): tf.TensorInfo | null {
   return args.backend.runGraph('ResizeBilinear', key, build, [x])[0];
 }
 
+/**
+ * The gradient of bilinear resize (TransUNet's decoder upsampling), as tfjs's cpu kernel defines it:
+ * output row r samples input row r·scale (scale from alignCorners only: that kernel ignores
+ * halfPixelCenters), split between floor and min(ceil, H-1) by the fraction. The forward is linear and
+ * separable, y = A_h x A_wᵀ per image and channel, so dx = A_hᵀ dy A_w: two MatMuls with constant
+ * interpolation matrices (dense, though only 2 entries a row are non-zero):
+ *   dy [B,OH,OW,C] -> [B·OH,OW,C]; A_wᵀ [W,OW] @ it -> [B·OH,W,C] -> [B,OH,W·C]; A_hᵀ [H,OH] @ it -> [B,H,W·C]
+ * Without it the cpu kernel ran between ORT graphs and cut a TransUNet step into five programs,
+ * every activation the backward read after a cut becoming a copied output (331 MB a quick step).
+ * Returns images.shape, where the cpu kernel returns [B,W,H,C] (same data, wrong shape off the square).
+ */
+function runResizeBilinearGrad(args: OrtKernelArgs): tf.TensorInfo | null {
+  const { images, dy } = args.inputs;
+  if (dy.dtype !== 'float32' || images.shape.length !== 4 || sizeOf(dy.shape) < thresholds.elements) return null;
+  const [b, h, w, c] = images.shape;
+  const [, oh, ow] = dy.shape;
+  const alignCorners = args.attrs.alignCorners === true;
+  const key = `ResizeBilinearGrad:${sigs([images, dy])}${alignCorners}`;
+  const build = (g: GraphBuilder) => {
+    const d = g.op('Reshape', [g.input('float32', dy.shape), g.int64([b * oh, ow, c])]);
+    const alongW = g.op('MatMul', [g.float(interpolationTransposed(w, ow, alignCorners), [w, ow]), d]);
+    const rows = g.op('Reshape', [alongW, g.int64([b, oh, w * c])]);
+    const dx = g.op('MatMul', [g.float(interpolationTransposed(h, oh, alignCorners), [h, oh]), rows]);
+    g.output(g.op('Reshape', [dx, g.int64([b, h, w, c])]), 'float32', [b, h, w, c]);
+  };
+  return args.backend.runGraph('ResizeBilinearGrad', key, build, [dy])[0];
+}
+
+/** Aᵀ [size, outSize] of the 1-D bilinear resize size -> outSize: column o holds output o's two weights (tfjs's cpu grad kernel's positions). */
+function interpolationTransposed(size: number, outSize: number, alignCorners: boolean): Float32Array {
+  const scale = alignCorners && outSize > 1 ? (size - 1) / (outSize - 1) : size / outSize;
+  const at = new Float32Array(size * outSize);
+  for (let o = 0; o < outSize; o++) {
+    const pos = o * scale;
+    const low = Math.floor(pos);
+    const high = Math.min(Math.ceil(pos), size - 1);
+    const frac = pos - low;
+    at[low * outSize + o] += 1 - frac;
+    at[high * outSize + o] += frac;
+  }
+  return at;
+}
+
 export const resizeKernels: OrtKernel[] = [
   { kernelName: 'ResizeBilinear', run: runResizeBilinear },
+  { kernelName: 'ResizeBilinearGrad', run: runResizeBilinearGrad },
   { kernelName: 'ResizeNearestNeighbor', run: runResize },
   { kernelName: 'ResizeNearestNeighborGrad', run: runResizeGrad },
 ];
