@@ -167,23 +167,29 @@ export class OrtSession {
    * GBs of RSS and every allocation paid fresh page faults.)
    */
   run(feeds: Record<string, OrtFeed | OrtGpuFeed>, alloc: (ctor: TypedArrayCtor, length: number) => OrtFeed['data'] = (c, n) => new c(n)): OrtResult[] {
-    if (!this.outputs) {
-      const out = this.native.run(feeds, this.nullFetches, {});
-      const results = this.outputNames.map((n) => out[n]);
-      recordSessionOutputs(results.reduce((a, r) => a + (r.data?.byteLength ?? 0), 0));
-      return results;
-    }
+    const results = this.outputs ? this.runInto(this.outputs, feeds, alloc) : this.runAllocated(feeds);
+    recordSessionOutputs(results.reduce((a, r) => a + (r.data?.byteLength ?? 0), 0));
+    return results;
+  }
+
+  /** ORT writes into arrays from `alloc` (preallocated fetches). */
+  private runInto(outputs: NonNullable<OrtSession['outputs']>, feeds: Record<string, OrtFeed | OrtGpuFeed>, alloc: (ctor: TypedArrayCtor, length: number) => OrtFeed['data']): OrtResult[] {
     const fetches: Record<string, OrtFeed> = {};
     const results: OrtResult[] = [];
-    for (let i = 0; i < this.outputs.length; i++) {
-      const o = this.outputs[i];
+    for (let i = 0; i < outputs.length; i++) {
+      const o = outputs[i];
       const r: OrtFeed = { dims: o.dims, type: o.type, location: 'cpu', data: alloc(o.ctor, o.size) };
       fetches[this.outputNames[i]] = r;
       results.push(r);
     }
     this.native.run(feeds, fetches as unknown as Record<string, null>, {});
-    recordSessionOutputs(results.reduce((a, r) => a + r.data.byteLength, 0));
     return results;
+  }
+
+  /** ORT allocates the outputs (shapes unknown before running, or kept on the GPU). */
+  private runAllocated(feeds: Record<string, OrtFeed | OrtGpuFeed>): OrtResult[] {
+    const out = this.native.run(feeds, this.nullFetches, {});
+    return this.outputNames.map((n) => out[n]);
   }
 
   /** Output shapes and types known before running (declared or inferred), or null. */
