@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { GraphBuilder } from '../onnx-graph.js';
 import { convInfoOf } from './conv2d.js';
-import { blockedFilter, buildNhwcConv, flippedFilter, nchwcBlockSize } from './nhwc-conv.js';
+import { blockedFilter, buildNhwcConv, disposeBlockedFilter, flippedFilter, nchwcBlockSize } from './nhwc-conv.js';
 import { NCHW_TO_NHWC, NHWC_TO_NCHW, OrtKernel, OrtKernelArgs, sigs } from './util.js';
 
 /**
@@ -62,7 +62,9 @@ function run(args: OrtKernelArgs): tf.TensorInfo | null {
     const out = BUILDERS[plan](g, dyName, wName, info, a.inputShape, blocked !== null);
     g.output(out, 'float32');
   };
-  return args.backend.runGraph('Conv2DBackpropInput', key, build, [dy, w])[0];
+  const [dx] = args.backend.runGraph('Conv2DBackpropInput', key, build, [dy, w]);
+  disposeBlockedFilter(args.backend, blocked);
+  return dx;
 }
 
 /** `blocked`: w is the flipped conv's filter in the NCHWc layout already (flippedConv only). */

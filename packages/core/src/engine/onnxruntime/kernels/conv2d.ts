@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { GraphBuilder } from '../onnx-graph.js';
-import { blockedFilter, buildNhwcConv, ConvGeometry, nchwcBlockSize } from './nhwc-conv.js';
+import { blockedFilter, buildNhwcConv, ConvGeometry, disposeBlockedFilter, nchwcBlockSize } from './nhwc-conv.js';
 import { Activation, applyActivation, OrtKernel, OrtKernelArgs, sigs } from './util.js';
 
 /**
@@ -55,7 +55,9 @@ function runConv(args: OrtKernelArgs, fused: boolean): tf.TensorInfo | null {
   const p = info.padInfo;
   const key = `Conv2D:b${nchwcBlockSize()}:${sigs(inputs)}${info.strideHeight},${info.strideWidth},${info.dilationHeight},${info.dilationWidth},${p.top},${p.bottom},${p.left},${p.right}:${act ?? ''}${alpha}`;
   const build = (g: GraphBuilder) => buildConv(g, x.shape, filter.shape, bias?.shape, info, act, alpha, blocked?.shape);
-  return args.backend.runGraph(fused ? 'FusedConv2D' : 'Conv2D', key, build, inputs)[0];
+  const [y] = args.backend.runGraph(fused ? 'FusedConv2D' : 'Conv2D', key, build, inputs);
+  disposeBlockedFilter(args.backend, blocked);
+  return y;
 }
 
 function buildConv(
