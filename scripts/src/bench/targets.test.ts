@@ -1,4 +1,4 @@
-import { initBackend, onnxruntimeStats, resetOnnxruntimeStats } from '@lvit-bench/core';
+import { DEFERRED_RUN, initBackend, onnxruntimeStats, resetOnnxruntimeStats } from '@lvit-bench/core';
 import { describe, expect, it } from 'vitest';
 import { parseFullSizeStep, suiteStepTargets, withTarget } from './targets.js';
 
@@ -23,7 +23,7 @@ describe('the bench train steps on the onnxruntime engine', () => {
         for (let i = 0; i < 2; i++) await t.step();
         resetOnnxruntimeStats();
         await t.step();
-        const prefix = '(deferred graph run) before ';
+        const prefix = `${DEFERRED_RUN} before `;
         const rows = onnxruntimeStats().filter((s) => s.kernel.startsWith(prefix));
         return { label: `${t.model} (${t.config})`, flushes: rows.map((s) => `${s.kernel.slice(prefix.length)} x${s.calls}`) };
       });

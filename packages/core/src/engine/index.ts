@@ -16,6 +16,7 @@ export { isPatched, patchCpuForTraining, patchWasmForTraining, unpatchBackend, w
 export { gradientSelfTest, type SelfTestResult } from './self-test.js';
 export { loadWasmBackend, unloadWasmBackend, wasmHeapBytes, wasmModule, WASM_MAX_THREADS, type WasmLoadResult } from './wasm-loader.js';
 export {
+  DEFERRED_RUN,
   onnxruntimeStats,
   probeOrtWebgpu,
   profileRecordedStep,

@@ -27,7 +27,7 @@ export interface BackendProbe {
   reason: string;
 }
 
-export { onnxruntimeStats, resetOnnxruntimeStats } from './stats.js';
+export { DEFERRED_RUN, onnxruntimeStats, resetOnnxruntimeStats } from './stats.js';
 export type { KernelStat } from './stats.js';
 export { BACKEND_NAME as ONNXRUNTIME_BACKEND_NAME } from './register.js';
 export { createBenchStep, BenchUNet, lvitLoss, PlainAdam } from './bench-unet.js';
