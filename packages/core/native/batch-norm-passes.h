@@ -1,4 +1,4 @@
-// The passes of batch-norm.cc, included once per instruction set (each inside its own namespace and
+// The passes of batch-norm-train.h, included once per instruction set (each inside its own namespace and
 // `#pragma GCC target`), so that every loop is compiled for that set. No include guard: it is meant
 // to be included more than once.
 //
