@@ -1,7 +1,8 @@
 // Compiles the native addons at install (npm ci runs this package's postinstall) where a C++
 // compiler and Node's headers are found: adam.cc -> build/adam.node (the Adam pass),
 // conv-filter.cc -> build/conv-filter.node (the direct dW convolution), batch-norm.cc -> build/batch-norm.node
-// (training batch norm) and memory.cc -> build/memory.node (array alignment). Anywhere else it says why and
+// (training batch norm), memory.cc -> build/memory.node (array alignment) and ort-run.cc -> build/ort-run.node
+// (graph runs without onnxruntime-node's output copies). Anywhere else it says why and
 // the engine keeps its JS / ONNX paths. Never fails the install. Run it again by hand: node native/build.mjs
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -22,6 +23,7 @@ const addons = [
   { source: 'conv-filter.cc', flags: [], fallback: 'the engine uses its ONNX dW formulation' },
   { source: 'batch-norm.cc', flags: [], fallback: 'the engine writes batch norm as ONNX ops' },
   { source: 'memory.cc', flags: [], fallback: 'the buffer pool hands out arrays as V8 aligns them (16 bytes)' },
+  { source: 'ort-run.cc', flags: ['-ldl'], fallback: "the engine runs its graphs through onnxruntime-node's binding (one copy per output)" },
 ];
 
 for (const { source, flags, fallback } of addons) {
@@ -32,7 +34,7 @@ for (const { source, flags, fallback } of addons) {
     console.log(`[native] ${source} not built: ${!compiler ? 'no C++ compiler (c++, g++, clang++)' : "Node's headers (node_api.h) not found in " + headerDirs.join(', ')}; ${fallback}`);
   } else {
     mkdirSync(dirname(out), { recursive: true });
-    const args = ['-O3', ...flags, '-std=c++17', '-shared', '-fPIC', '-pthread', `-I${include}`, join(here, source), '-o', out];
+    const args = ['-O3', '-std=c++17', '-shared', '-fPIC', '-pthread', `-I${include}`, join(here, source), ...flags, '-o', out];
     if (process.platform === 'darwin') args.push('-undefined', 'dynamic_lookup');
     const r = spawnSync(compiler, args, { encoding: 'utf8' });
     console.log(r.status === 0 ? `[native] built ${out}` : `[native] ${source} not built (${compiler} failed; ${fallback}):\n${r.stderr}`);

@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { defaultThreads, listOrtBackends, loadOrtBinding, ortPackageVersion } from './ort-binding.js';
-import { BACKEND_NAME, registerBackendFactory, registerOnnxruntimeKernels, unregisterBackendIfInactive } from './register.js';
+import { BACKEND_NAME, registerBackendFactory, registerOnnxruntimeKernels, timedKernel, unregisterBackendIfInactive } from './register.js';
 import { registerFusedGradients } from './fused-gradients.js';
 import { gradientSelfTest } from './self-test.js';
-import { fusedBatchNormStatus } from './kernels/batch-norm-train.js';
-import { nativeAdamStatus, nativeConvFilterStatus } from './native.js';
+import { fusedBatchNormStatus, fusedBatchNormWanted, setFusedBatchNorm } from './kernels/batch-norm-train.js';
+import { nativeAdamStatus, nativeConvFilterStatus, nativeOrtRunStatus } from './native.js';
 
 /**
  * tfjs backend 'onnxruntime' whose heavy kernels run in onnxruntime-node (ENGINE.md §11): tensors
@@ -59,13 +59,14 @@ export async function registerOnnxruntimeBackend(opts: OnnxruntimeBackendOptions
     registerOnnxruntimeKernels();
     registerFusedGradients();
     registerBackendFactory({ executionProvider, intraOpNumThreads, gpuBufferOutputs: opts.gpuBufferOutputs === true && executionProvider === 'webgpu' });
+    setFusedBatchNorm(fusedBatchNormWanted(executionProvider), timedKernel);
     const failure = await gradientSelfTest(BACKEND_NAME);
     if (failure) {
       unregisterBackendIfInactive();
       return { ok: false, reason: failure };
     }
     const where = opts.gpuBufferOutputs && executionProvider === 'webgpu' ? ', outputs kept on the GPU' : '';
-    return { ok: true, reason: `onnxruntime-node ${ortPackageVersion()} (${executionProvider}${where}, ${intraOpNumThreads} threads): gradient self-test passed; Adam: ${nativeAdamStatus()}; conv dW: ${nativeConvFilterStatus()}; batch norm: ${fusedBatchNormStatus()}` };
+    return { ok: true, reason: `onnxruntime-node ${ortPackageVersion()} (${executionProvider}${where}, ${intraOpNumThreads} threads): gradient self-test passed; graph runs: ${executionProvider === 'cpu' ? nativeOrtRunStatus() : "onnxruntime-node's binding"}; Adam: ${nativeAdamStatus()}; conv dW: ${nativeConvFilterStatus()}; batch norm: ${fusedBatchNormStatus(executionProvider)}` };
   } catch (e) {
     unregisterBackendIfInactive();
     return { ok: false, reason: `onnxruntime backend failed its self-test: ${(e as Error).message}` };

@@ -11,6 +11,8 @@ import { BenchUNet, lvitLoss } from './bench-unet.js';
 import { registerOnnxruntimeBackend } from './index.js';
 import { onnxruntimeStats, resetOnnxruntimeStats } from './stats.js';
 import { setOrtKernelThresholds, thresholds } from './kernels/util.js';
+import { BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD, fusedBatchNormWanted, setFusedBatchNorm } from './kernels/batch-norm-train.js';
+import { timedKernel } from './register.js';
 
 /**
  * Whole-model gradients on the onnxruntime backend against the cpu backend (with its training
@@ -31,6 +33,13 @@ import { setOrtKernelThresholds, thresholds } from './kernels/util.js';
  * (lvit-parity.test.ts's bound) both backends stay well inside on that tensor (cpu worst tensor 0.12
  * of it; onnxruntime: not among its 8 worst, which start at 0.14), so the cpu-sensitivity bound, not
  * either backend, was too tight there.
+ * The sensitivity is each backend's own, the larger of the two: the fused batch norm (native passes
+ * in float64 sums) rounds unlike the cpu's tf ops, and on the reduced LViT its PLAM bottleneck
+ * weight then differed from the cpu by 1.17x the cpu-only bound (0.38x of this one for the worst
+ * tensor). Against torch's float64 gradient at the export's input (official_lvit_parity.py) the
+ * fused path is 9.4x that test's bound on up2's PLAM bottleneck, the tf-ops one 2.4x on
+ * up1.pixModule.conv_avg (a ReLU tie); with the input moved by one float32 rounding (3 seeds) fused
+ * 0.10-0.44x, tf ops 2.46x every time (35x once): ties, not lost precision (engine README, stop 30).
  */
 
 const ULP_FACTOR = 16;
@@ -96,13 +105,15 @@ const withLoss = (g: Gradients) => new Map<string, ArrayLike<number>>([...g.grad
 
 /**
  * Each tensor's ORT error against its bound; returns the worst error / bound (the test needs < 1).
- * The bound is from the cpu backend's own sensitivity to a one-rounding change of the input.
+ * The bound is from each backend's own sensitivity to a one-rounding change of the input, the larger
+ * of the two: where ORT computes a layer another way (fused batch norm), its rounding is not the cpu's.
  */
-function worstAgainstBound(ort: Gradients, cpu: Gradients, cpuUlp: Gradients): { name: string; error: number; bound: number; ratio: number } {
-  const sensitivity = gradientErrors(withLoss(cpuUlp), withLoss(cpu));
+function worstAgainstBound(ort: Gradients, ortUlp: Gradients, cpu: Gradients, cpuUlp: Gradients): { name: string; error: number; bound: number; ratio: number } {
+  const cpuSensitivity = gradientErrors(withLoss(cpuUlp), withLoss(cpu));
+  const ortSensitivity = gradientErrors(withLoss(ortUlp), withLoss(ort));
   let worst = { name: '', error: 0, bound: 0, ratio: 0 };
   for (const [name, error] of gradientErrors(withLoss(ort), withLoss(cpu))) {
-    const bound = ULP_FACTOR * sensitivity.get(name)! + NOISE_FLOOR;
+    const bound = ULP_FACTOR * Math.max(cpuSensitivity.get(name)!, ortSensitivity.get(name)!) + NOISE_FLOOR;
     if (!(error / bound <= worst.ratio)) worst = { name, error, bound, ratio: error / bound };
   }
   return worst;
@@ -119,12 +130,14 @@ async function runCase(c: Case, everythingInOrt: boolean): Promise<CaseResult> {
   resetOnnxruntimeStats();
   const ort = await gradientsOn('onnxruntime', c);
   const stats = onnxruntimeStats();
+  const ortUlp = await gradientsOn('onnxruntime', c, true);
   const cpu = await gradientsOn('cpu', c);
   const cpuUlp = await gradientsOn('cpu', c, true);
-  return { worst: worstAgainstBound(ort, cpu, cpuUlp), stats, params: cpu.grads.size };
+  return { worst: worstAgainstBound(ort, ortUlp, cpu, cpuUlp), stats, params: cpu.grads.size };
 }
 
 function expectWithinBound({ worst }: CaseResult): void {
+  console.log(`worst gradient error / bound: ${worst.ratio.toFixed(3)} (${worst.name})`);
   expect(worst.ratio, `${worst.name}: error ${worst.error.toExponential(2)} vs bound ${worst.bound.toExponential(2)}`).toBeLessThan(1);
 }
 
@@ -135,17 +148,29 @@ const unetCase: Case = {
 };
 
 describe('U-Net-shaped net from core blocks (ConvBatchNorm, DownBlock, ConvTranspose2d, concat, maxPool)', () => {
-  it('every op in ORT: all gradients match the cpu backend', async () => {
-    const result = await runCase(unetCase, true);
-    const { stats, params } = result;
-    expect(params).toBe(new BenchUNet(4, new Rng(11)).namedParameters().length);
-    const ortKernels = new Set(stats.filter((s) => !s.fallback).map((s) => s.kernel));
-    // Train-mode batch norm is nn/batch-norm-train.ts's closed form (Mean, Sub, Square, Rsqrt, Sum, ...), not FusedBatchNorm.
-    for (const k of ['FusedConv2D', 'Conv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Rsqrt', 'MaxPool', 'MaxPoolGrad', 'Concat', 'SplitV', 'Sum', 'Mean', 'Multiply']) {
-      expect(ortKernels.has(k), `${k} ran in ORT`).toBe(true);
-    }
-    expectWithinBound(result);
-  });
+  // Train-mode batch norm: fused kernels (the default where cpu sessions run through ort-run.cc), or
+  // nn/batch-norm-train.ts's closed form in tf ops (Mean, Sub, Square, Rsqrt, Sum, ...), not FusedBatchNorm.
+  const batchNorms = [
+    ...(fusedBatchNormWanted('cpu') ? [{ fused: true, kernels: [BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD] }] : []),
+    { fused: false, kernels: ['Rsqrt', 'Sum', 'Mean'] },
+  ];
+  for (const { fused, kernels } of batchNorms) {
+    it(`every op in ORT, ${fused ? 'fused' : 'tf-ops'} batch norm: all gradients match the cpu backend`, async () => {
+      const was = setFusedBatchNorm(fused, timedKernel);
+      try {
+        const result = await runCase(unetCase, true);
+        const { stats, params } = result;
+        expect(params).toBe(new BenchUNet(4, new Rng(11)).namedParameters().length);
+        const ortKernels = new Set(stats.filter((s) => !s.fallback).map((s) => s.kernel));
+        for (const k of ['FusedConv2D', 'Conv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPool', 'MaxPoolGrad', 'Concat', 'SplitV', 'Multiply', ...kernels]) {
+          expect(ortKernels.has(k), `${k} ran in ORT`).toBe(true);
+        }
+        expectWithinBound(result);
+      } finally {
+        setFusedBatchNorm(was, timedKernel);
+      }
+    });
+  }
 
   it('default size thresholds (mixed ORT / cpu kernels): gradients match', async () => {
     expectWithinBound(await runCase({ ...unetCase, imageShape: [2, 32, 32, 3] }, false));

@@ -15,6 +15,8 @@ import { createRequire } from 'node:module';
  *   `setFusedBatchNorm` there).
  * - memory.node: an array's address modulo a power of two, so the buffer pool hands ORT 64-byte
  *   aligned arrays (buffer-pool.ts). `LVIT_NATIVE_ALIGN=0` keeps V8's 16-byte alignment.
+ * - ort-run.node: cpu sessions through onnxruntime's C API, outputs written into the engine's arrays
+ *   and not copied back (ort-binding.ts). `LVIT_NATIVE_RUN=0` keeps onnxruntime-node's binding.
  */
 export interface NativeAdam {
   /**
@@ -57,6 +59,28 @@ export interface NativeBatchNorm {
 export interface NativeMemory {
   addressModulo(view: ArrayBufferView, modulus: number): number;
 }
+
+/** A tensor as ort-run.cc takes it: ORT's element type code, dims, and data of exactly that size. */
+export interface NativeRunTensor {
+  type: number;
+  dims: readonly number[];
+  data: ArrayBufferView;
+}
+
+export interface NativeOrtRun {
+  /** Finds the onnxruntime library onnxruntime-node loaded (load the binding first); returns its version. */
+  open(): string;
+  /** `profilePrefix`: ORT's per-node profiler writes `<prefix>_<date>.json` (ended by `endProfiling`). Its sessions know the custom ops `CUSTOM_OP_DOMAIN`.BatchNormTrain(Grad). */
+  createSession(model: Uint8Array, intraOpThreads: number, memArena: boolean, profilePrefix: string | null): unknown;
+  sessionInfo(handle: unknown): { inputs: string[]; outputs: { name: string; type: number; shape: number[] }[] };
+  /** Feeds per input, fetches per output (null: ORT allocates it); returns the allocated outputs, in order. */
+  run(handle: unknown, feeds: NativeRunTensor[], fetches: (NativeRunTensor | null)[]): { type: number; dims: number[]; data: ArrayBuffer }[];
+  endProfiling(handle: unknown): string;
+  release(handle: unknown): void;
+}
+
+/** The domain of ort-run.cc's custom ops (training batch norm forward and backward, batch-norm-train.h). */
+export const CUSTOM_OP_DOMAIN = 'lvit.native';
 
 interface Loaded<T> {
   addon: T | null;
@@ -128,8 +152,40 @@ class SwitchableAddon<T> {
   }
 }
 
+const ortRun = new SwitchableAddon<NativeOrtRun>('ort-run.node', 'LVIT_NATIVE_RUN', openOrtRun);
 const batchNorm = new SwitchableAddon<NativeBatchNorm>('batch-norm.node', 'LVIT_NATIVE_BN');
 const convFilter = new SwitchableAddon<NativeConvFilter>('conv-filter.node', 'LVIT_NATIVE_CONV', convFilterUnusable);
+
+/**
+ * The direct graph runner for sessions made from now on, or null where it is not built, cannot find
+ * onnxruntime's library, or is switched off; why: `nativeOrtRunStatus()`.
+ */
+export function nativeOrtRun(): NativeOrtRun | null {
+  return ortRun.active();
+}
+
+/** Switches the direct runner on or off for sessions made from now on (tests compare it with the binding); returns the previous setting. */
+export function setNativeOrtRun(on: boolean): boolean {
+  return ortRun.set(on);
+}
+
+/** Opens the runner on the library onnxruntime-node's binding loads, once the binding has set ORT up (its `initOrt`, idempotent). */
+function openOrtRun(addon: NativeOrtRun): string | null {
+  try {
+    (createRequire(import.meta.url)('onnxruntime-node/dist/binding') as { initOrt: () => void }).initOrt();
+    addon.open();
+    return null;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+/** How the cpu sessions run, and why. */
+export function nativeOrtRunStatus(): string {
+  const { addon, status } = ortRun.loaded();
+  if (!addon) return `onnxruntime-node's binding, one copy per output; ${status}`;
+  return ortRun.active() ? `${status}, outputs not copied` : "onnxruntime-node's binding; switched off (setNativeOrtRun)";
+}
 
 /** The batch-norm passes where they are built and switched on (tests switch them off to run the kernels' ONNX build). */
 export function nativeBatchNorm(): NativeBatchNorm | null {

@@ -153,17 +153,19 @@ export class GraphBuilder {
     return this.outputs.length;
   }
 
+  /** ORT's contrib domains, and any other domain a node uses (native/ort-run.cc's custom ops: only its sessions know them). */
+  private contribDomains(): string[] {
+    const used = this.nodes.map((n) => n.domain ?? '').filter((d) => d !== '');
+    return [...new Set(['com.microsoft', 'com.microsoft.nchwc', ...used])];
+  }
+
   /** `model`: what a saved model file names itself (kernel graphs need none of it). */
   toBytes(saved: { producerName: string; graphName: string; metadata: Record<string, string> } | null = null): Uint8Array {
     const model = onnx.ModelProto.create({
       irVersion: 8,
       producerName: saved?.producerName ?? 'lvit-bench-onnxruntime-backend',
       metadataProps: Object.entries(saved?.metadata ?? {}).map(([key, value]) => ({ key, value })),
-      opsetImport: [
-        { domain: '', version: OPSET },
-        { domain: 'com.microsoft', version: 1 },
-        { domain: 'com.microsoft.nchwc', version: 1 },
-      ],
+      opsetImport: [{ domain: '', version: OPSET }, ...this.contribDomains().map((domain) => ({ domain, version: 1 }))],
       graph: {
         name: saved?.graphName ?? 'kernel',
         node: this.nodes,

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import os from 'node:os';
+import { nativeOrtRun, type NativeOrtRun, type NativeRunTensor } from './native.js';
 import { recordSessionOutputs } from './stats.js';
 
 /**
@@ -9,6 +10,10 @@ import { recordSessionOutputs } from './stats.js';
  * Promise (it only defers to setImmediate). The internal module `onnxruntime-node/dist/binding`
  * loads and runs synchronously. It is not a public API: the package is pinned to 1.30.0 and
  * `ort-binding.test.ts` fails loudly if the entry point changes shape.
+ *
+ * Cpu sessions run through native/ort-run.cc where it is built (`DirectSession`): the same library and
+ * options, but ORT's outputs stay in the engine's arrays, where the binding copies each once more;
+ * and those sessions know the engine's custom ops (`CUSTOM_OP_DOMAIN`).
  */
 
 /** A tensor as the native binding reads it (it only looks at these four fields). */
@@ -46,17 +51,21 @@ export interface OrtResult {
   dispose?: () => void;
 }
 
+/** A loaded graph, the binding's or a DirectSession. */
 interface NativeSession {
-  loadModel(buffer: ArrayBufferLike, byteOffset: number, byteLength: number, options: object): void;
-  run(feeds: Record<string, OrtFeed | OrtGpuFeed>, fetches: Record<string, null>, runOptions: object): Record<string, OrtResult>;
+  run(feeds: Record<string, OrtFeed | OrtGpuFeed>, fetches: Record<string, OrtFeed | null>, runOptions: object): Record<string, OrtResult>;
   dispose(): void;
   endProfiling(): string;
   readonly inputMetadata?: { name: string; type: number; shape: number[] }[];
   readonly outputMetadata?: { name: string; type: number; shape: number[] }[];
 }
 
+interface BindingSession extends NativeSession {
+  loadModel(buffer: ArrayBufferLike, byteOffset: number, byteLength: number, options: object): void;
+}
+
 interface NativeBinding {
-  InferenceSession: new () => NativeSession;
+  InferenceSession: new () => BindingSession;
   listSupportedBackends: () => { name: string; bundled: boolean }[];
 }
 
@@ -89,7 +98,7 @@ export function loadOrtBinding(): NativeBinding {
   const b = mod.binding as Partial<NativeBinding> | undefined;
   if (!b || typeof b.InferenceSession !== 'function') throw fail('binding.InferenceSession missing');
   if (typeof b.listSupportedBackends !== 'function') throw fail('binding.listSupportedBackends missing');
-  const proto = b.InferenceSession.prototype as Partial<NativeSession>;
+  const proto = b.InferenceSession.prototype as Partial<BindingSession>;
   for (const m of ['loadModel', 'run', 'dispose'] as const) {
     if (typeof proto[m] !== 'function') throw fail(`InferenceSession.prototype.${m} missing`);
   }
@@ -153,8 +162,14 @@ export class OrtSession {
   /** `gpuOutputs`: ORT allocates every output on the GPU and returns it there (gpu-buffer IO binding). */
   constructor(model: Uint8Array, opts: OrtSessionOptions, numOutputs: number, declaredShapes: (readonly number[] | undefined)[] = [], gpuOutputs = false) {
     const B = loadOrtBinding();
-    this.native = new B.InferenceSession();
-    this.native.loadModel(model.buffer, model.byteOffset, model.byteLength, nativeOptions(opts, gpuOutputs));
+    const direct = opts.executionProvider === 'cpu' && !gpuOutputs ? nativeOrtRun() : null;
+    if (direct) {
+      this.native = new DirectSession(direct, model, opts);
+    } else {
+      const session = new B.InferenceSession();
+      session.loadModel(model.buffer, model.byteOffset, model.byteLength, nativeOptions(opts, gpuOutputs));
+      this.native = session;
+    }
     this.outputNames = Array.from({ length: numOutputs }, (_, i) => `o${i}`);
     this.nullFetches = Object.fromEntries(this.outputNames.map((n) => [n, null]));
     this.outputs = gpuOutputs ? null : staticOutputs(this.native, this.outputNames, declaredShapes);
@@ -182,7 +197,7 @@ export class OrtSession {
       fetches[this.outputNames[i]] = r;
       results.push(r);
     }
-    this.native.run(feeds, fetches as unknown as Record<string, null>, {});
+    this.native.run(feeds, fetches, {});
     return results;
   }
 
@@ -214,6 +229,62 @@ const ORT_ELEM: Record<number, { type: OrtDataType; ctor: TypedArrayCtor }> = {
   6: { type: 'int32', ctor: Int32Array },
   9: { type: 'bool', ctor: Uint8Array },
 };
+
+/** ORT's element type codes (ONNXTensorElementDataType). */
+const ORT_TYPE_CODE: Record<OrtDataType, number> = { float32: 1, uint8: 2, int32: 6, int64: 7, bool: 9 };
+
+/**
+ * A cpu session run by native/ort-run.cc, with the binding's session options (`nativeOptions`): feeds
+ * and preallocated fetches are handed to ORT as they are, and nothing is copied back. Outputs without
+ * a fetch come back as ORT allocated them, copied once (as from the binding).
+ */
+class DirectSession implements NativeSession {
+  private readonly handle: unknown;
+  private readonly inputNames: string[];
+  readonly outputMetadata: { name: string; type: number; shape: number[] }[];
+
+  constructor(
+    private readonly addon: NativeOrtRun,
+    model: Uint8Array,
+    opts: OrtSessionOptions,
+  ) {
+    this.handle = addon.createSession(model, opts.intraOpNumThreads, opts.cpuMemArena ?? false, opts.profileFilePrefix ?? null);
+    const info = addon.sessionInfo(this.handle);
+    this.inputNames = info.inputs;
+    this.outputMetadata = info.outputs;
+  }
+
+  run(feeds: Record<string, OrtFeed | OrtGpuFeed>, fetches: Record<string, OrtFeed | null>): Record<string, OrtResult> {
+    const ins = this.inputNames.map((name) => {
+      const feed = feeds[name];
+      if (!feed || feed.location !== 'cpu') throw new Error(`ort-binding.ts: input ${name} is not fed a cpu tensor`);
+      return nativeTensor(feed);
+    });
+    const outs = this.outputMetadata.map(({ name }) => (fetches[name] ? nativeTensor(fetches[name]!) : null));
+    const allocated = this.addon.run(this.handle, ins, outs);
+    const result: Record<string, OrtResult> = {};
+    this.outputMetadata.forEach(({ name }, i) => {
+      if (outs[i]) return;
+      const o = allocated.shift()!;
+      const elem = ORT_ELEM[o.type];
+      if (!elem) throw new Error(`ort-binding.ts: output ${name} has ORT element type ${o.type}, which the engine does not read`);
+      result[name] = { dims: o.dims, type: elem.type, data: new elem.ctor(o.data), location: 'cpu' };
+    });
+    return result;
+  }
+
+  endProfiling(): string {
+    return this.addon.endProfiling(this.handle);
+  }
+
+  dispose(): void {
+    this.addon.release(this.handle);
+  }
+}
+
+function nativeTensor(t: OrtFeed): NativeRunTensor {
+  return { type: ORT_TYPE_CODE[t.type], dims: t.dims, data: t.data };
+}
 
 function staticOutputs(native: NativeSession, names: string[], declared: (readonly number[] | undefined)[]) {
   const meta = native.outputMetadata as { name: string; type: number; shape: number[] }[] | undefined;

@@ -18,7 +18,7 @@ export interface ProgramProfile {
   runMs: number;
   byKernel: ProfileRow[];
   byOp: ProfileRow[];
-  /** MB the step's sessions returned as outputs (`recordSessionOutputs`: the binding copies each once more); set by `profileRecordedStep`. */
+  /** MB the step's sessions returned as outputs (`recordSessionOutputs`: the binding, where it runs them, copies each once more); set by `profileRecordedStep`. */
   outputMB?: number;
 }
 

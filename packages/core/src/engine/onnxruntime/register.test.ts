@@ -6,6 +6,8 @@ import { FUSED_GRADIENT_KERNELS } from './fused-gradients.js';
 import { gradientSelfTest } from './self-test.js';
 import { FUSED_ADAM } from './kernels/adam.js';
 import { OnnxruntimeBackend } from './backend.js';
+import { BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD, fusedBatchNormWanted } from './kernels/batch-norm-train.js';
+import { nativeOrtRun } from './native.js';
 
 describe('registerOnnxruntimeBackend', () => {
   it('passes its self-test, registers every cpu kernel, and leaves the active backend alone', async () => {
@@ -16,9 +18,12 @@ describe('registerOnnxruntimeBackend', () => {
     expect(tf.getBackend()).toBe('cpu');
     const cpuKernels = tf.getKernelsForBackend('cpu').map((k) => k.kernelName).sort();
     const ortKernels = tf.getKernelsForBackend('onnxruntime').map((k) => k.kernelName).sort();
-    // Every cpu kernel, plus the fused-gradient kernels that exist only on this backend.
+    // Every cpu kernel, plus the fused-gradient kernels that exist only on this backend (and the fused
+    // batch norm's, on by default where the cpu sessions run through ort-run.cc).
     expect(ortKernels.filter((k) => !k.startsWith('_Ort'))).toEqual(cpuKernels);
-    expect(ortKernels.filter((k) => k.startsWith('_Ort')).sort()).toEqual([...FUSED_GRADIENT_KERNELS.map((k) => k.kernelName), FUSED_ADAM].sort());
+    const fusedBatchNorm = fusedBatchNormWanted('cpu') ? [BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD] : [];
+    expect(ortKernels.filter((k) => k.startsWith('_Ort')).sort()).toEqual([...FUSED_GRADIENT_KERNELS.map((k) => k.kernelName), FUSED_ADAM, ...fusedBatchNorm].sort());
+    expect(probe.reason).toMatch(nativeOrtRun() ? /graph runs: native \(native\/build\/ort-run\.node\), outputs not copied/ : /graph runs: onnxruntime-node's binding/);
   });
 
   // Forward and backward kernels of the self-test's step (the batch norm's included).

@@ -2,7 +2,6 @@ import * as tf from '@tensorflow/tfjs';
 import { OnnxruntimeBackend } from './backend.js';
 import { fusedAdamKernel } from './kernels/adam.js';
 import { batchNormKernels } from './kernels/batch-norm.js';
-import { setFusedBatchNorm } from './kernels/batch-norm-train.js';
 import { conv2dKernels } from './kernels/conv2d.js';
 import { conv2dBackpropFilterKernels } from './kernels/conv2d-backprop-filter.js';
 import { conv2dBackpropInputKernels } from './kernels/conv2d-backprop-input.js';
@@ -93,7 +92,6 @@ export function registerOnnxruntimeKernels(): void {
     tf.registerKernel({ ...cfg, backendName: BACKEND_NAME, kernelFunc });
   }
   tf.registerKernel({ ...fusedAdamKernel, kernelFunc: timedKernel(fusedAdamKernel) });
-  setFusedBatchNorm(process.env.LVIT_NATIVE_BN === '1', timedKernel);
   const orphans = ORT_KERNELS.filter((k) => !cpuNames.has(k.kernelName)).map((k) => k.kernelName);
   if (orphans.length) throw new Error(`onnxruntime/register.ts: no cpu kernel to fall back to for ${orphans.join(', ')}`);
   kernelsRegistered = true;

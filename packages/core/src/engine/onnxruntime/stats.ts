@@ -49,7 +49,8 @@ let outputBytes = 0;
  * Bytes of the outputs ORT sessions returned so far (graph outputs, whichever kernel or program ran
  * them). onnxruntime-node 1.30's synchronous binding copies every output once more into a fresh
  * ArrayBuffer, even a preallocated one: ~0.3 ms per MB here, plus the garbage collections that
- * external memory starts (engine README, Measurements).
+ * external memory starts (engine README, Measurements); sessions run through native/ort-run.cc
+ * (ort-binding.ts's DirectSession) do not.
  */
 export function recordSessionOutputs(bytes: number): void {
   outputBytes += bytes;

@@ -1,15 +1,16 @@
 import * as tf from '@tensorflow/tfjs';
 import type { OnnxruntimeBackend } from '../backend.js';
 import type { NativeRun } from '../deferred.js';
-import { loadedBatchNorm, nativeBatchNorm, nativeBatchNormStatus } from '../native.js';
+import { CUSTOM_OP_DOMAIN, loadedBatchNorm, nativeBatchNorm, nativeBatchNormStatus, nativeOrtRun } from '../native.js';
 import type { GraphBuilder } from '../onnx-graph.js';
 import { sigs } from './util.js';
 
 /**
  * Training-mode batch norm (+ ReLU) over the last axis as two kernels, forward and backward
- * (`nn/batch-norm-train.ts` uses them where the active backend has them), each run by
- * native/batch-norm.cc in two memory passes: between the ORT graphs of a recorded step (deferred.ts
- * splits the step's graph there).
+ * (`nn/batch-norm-train.ts` uses them where the active backend has them), each two memory passes of
+ * native/batch-norm-train.h: as ort-run.cc's custom ops inside the step's ORT graph where cpu sessions
+ * run through that runner, else run by native/batch-norm.cc between the ORT graphs of a recorded step
+ * (deferred.ts splits the step's graph there).
  *
  * Why: as ONNX ops a layer is ~8 full-size passes forward (moments, centring, scaling, ReLU) and
  * ~10 backward, each writing a new tensor; the native forward reads x twice and writes y, the
@@ -19,14 +20,16 @@ import { sigs } from './util.js';
  *   forward  (x [..., C], gamma [C], beta [C]) -> y, batch mean [C], biased batch variance [C]
  *   backward (dy, x, y, gamma, mean, variance) -> dx, dgamma, dbeta
  *
- * `relu`: y = relu(bn(x)), and the backward gates dy by y > 0. The ONNX build below is what runs off
- * the cpu execution provider (and the reference the native passes are tested against).
+ * `relu`: y = relu(bn(x)), and the backward gates dy by y > 0. The ONNX build below is what runs with
+ * the native passes switched off (and the reference they are tested against).
  *
- * Off by default (`setFusedBatchNorm`, `LVIT_NATIVE_BN=1` turns it on): each native batch norm cuts
- * the step's graph, so every value computed before a cut and read after it (the activations the
- * backward reads) becomes a graph output, which onnxruntime-node copies: 670 -> 1093 MB a step on
- * the full-size LViT-T. On this repo's 2-vCPU machine that made that step 10-28 % slower, while the
- * base-16 U-Net step got 15 % faster and the full-width U-Net stayed within noise.
+ * On by default where they run inside the graph (`fusedBatchNormWanted`): there, median ms a step on
+ * this repo's 2-vCPU machine, off -> on, U-Net base 16 163 -> 143, full-width U-Net ~1555 -> 1500-1525,
+ * LViT-T full size ~2327 -> 2182-2255, and 190-210 MB less peak RSS at full size. Between graphs
+ * (`LVIT_NATIVE_BN=1` where ort-run.cc is missing) each batch norm cuts the step's graph, so every
+ * value computed before a cut and read after it (the activations the backward reads) becomes a graph
+ * output, which onnxruntime-node copies: 670 -> 1093 MB a step on the full-size LViT-T, 10-28 %
+ * slower (stop 28).
  */
 export const BATCH_NORM_TRAIN = '_OrtBatchNormTrain';
 export const BATCH_NORM_TRAIN_GRAD = '_OrtBatchNormTrainGrad';
@@ -54,8 +57,10 @@ function forward(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap;
     g.output(mean, 'float32', [c]);
     g.output(variance, 'float32', [c]);
   };
+  const inputs = [x, gamma, beta];
+  if (inGraphOps(backend)) return backend.runGraph(BATCH_NORM_TRAIN, `BatchNormTrain:${sigs(inputs)}:${eps}:${relu}:op`, customOp('BatchNormTrain', inputs, { eps, relu }, backend), inputs);
   const run = nativePass('batchNormForward', x.shape, { eps, relu }, backend);
-  return backend.runGraph(BATCH_NORM_TRAIN, `BatchNormTrain:${sigs([x, gamma, beta])}:${eps}:${relu}`, build, [x, gamma, beta], run);
+  return backend.runGraph(BATCH_NORM_TRAIN, `BatchNormTrain:${sigs(inputs)}:${eps}:${relu}`, build, inputs, run);
 }
 
 function backward(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): tf.TensorInfo[] {
@@ -84,8 +89,30 @@ function backward(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap
     g.output(dbeta, 'float32', [c]);
   };
   const inputs = [dy, x, y, gamma, mean, variance];
+  if (inGraphOps(backend)) return backend.runGraph(BATCH_NORM_TRAIN_GRAD, `BatchNormTrainGrad:${sigs(inputs)}:${eps}:${relu}:op`, customOp('BatchNormTrainGrad', inputs, { eps, relu }, backend), inputs);
   const run = nativePass('batchNormBackward', x.shape, { eps, relu }, backend);
   return backend.runGraph(BATCH_NORM_TRAIN_GRAD, `BatchNormTrainGrad:${sigs(inputs)}:${eps}:${relu}`, build, inputs, run);
+}
+
+/** Whether the native passes run as ort-run.cc's custom ops: switched on, and this backend's sessions know them (cpu sessions through the direct runner). */
+function inGraphOps(backend: OnnxruntimeBackend): boolean {
+  return nativeBatchNorm() !== null && backend.options.executionProvider === 'cpu' && nativeOrtRun() !== null;
+}
+
+/**
+ * The graph of one ort-run.cc custom op (CUSTOM_OP_DOMAIN): `inputs` as they come (x or dy first,
+ * [..., C]), outputs x's shape then [C] twice. It stays inside the step's graph: no cut.
+ */
+function customOp(op: 'BatchNormTrain' | 'BatchNormTrainGrad', inputs: tf.TensorInfo[], { eps, relu }: BatchNormTrainAttrs, backend: OnnxruntimeBackend) {
+  const shape = inputs[0].shape;
+  const c = shape[shape.length - 1];
+  return (g: GraphBuilder) => {
+    const attrs = { eps: { f: eps }, relu: { i: relu ? 1 : 0 }, threads: { i: backend.options.intraOpNumThreads } };
+    const outs = g.ops(op, inputs.map((t) => g.input('float32', t.shape)), attrs, 3, CUSTOM_OP_DOMAIN);
+    g.output(outs[0], 'float32', shape);
+    g.output(outs[1], 'float32', [c]);
+    g.output(outs[2], 'float32', [c]);
+  };
 }
 
 /** The addon's pass for x's shape (its arrays: the kernel's inputs, then its outputs), or undefined where it is not built or switched off. */
@@ -138,8 +165,20 @@ export function setFusedBatchNorm(on: boolean, wrap: (k: tf.KernelConfig) => tf.
   return was;
 }
 
+/**
+ * Whether training batch norm runs through these kernels on `executionProvider`: by default where the
+ * passes run inside the step's graph (cpu sessions through ort-run.cc); `LVIT_NATIVE_BN=1` also
+ * elsewhere (between graphs, cutting them), `LVIT_NATIVE_BN=0` nowhere.
+ */
+export function fusedBatchNormWanted(executionProvider: 'cpu' | 'webgpu'): boolean {
+  const setting = process.env.LVIT_NATIVE_BN;
+  if (setting === '0' || setting === '1') return setting === '1';
+  return executionProvider === 'cpu' && nativeOrtRun() !== null;
+}
+
 /** Which batch-norm path training takes, for the backend's status line. */
-export function fusedBatchNormStatus(): string {
-  if (tf.getKernel(BATCH_NORM_TRAIN, 'onnxruntime') !== undefined) return `fused kernels, ${nativeBatchNormStatus()}`;
-  return `ONNX ops (fused native kernels: LVIT_NATIVE_BN=1; ${nativeBatchNormStatus()})`;
+export function fusedBatchNormStatus(executionProvider: 'cpu' | 'webgpu'): string {
+  const where = executionProvider === 'cpu' && nativeOrtRun() ? 'inside the graphs (custom ops)' : 'between graphs';
+  if (tf.getKernel(BATCH_NORM_TRAIN, 'onnxruntime') !== undefined) return `fused kernels, ${nativeBatchNormStatus()}, ${where}`;
+  return `ONNX ops (fused native kernels: ${nativeBatchNormStatus()}; LVIT_NATIVE_BN=1 turns them on)`;
 }
