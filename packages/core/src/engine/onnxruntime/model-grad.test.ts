@@ -39,7 +39,7 @@ import { timedKernel } from './register.js';
  * tensor). Against torch's float64 gradient at the export's input (official_lvit_parity.py) the
  * fused path is 9.4x that test's bound on up2's PLAM bottleneck, the tf-ops one 2.4x on
  * up1.pixModule.conv_avg (a ReLU tie); with the input moved by one float32 rounding (3 seeds) fused
- * 0.10-0.44x, tf ops 2.46x every time (35x once): ties, not lost precision (engine README, stop 30).
+ * 0.10-0.43x, tf ops 2.46x twice and 35x once: ties, not lost precision (engine README, fused batch norm).
  */
 
 const ULP_FACTOR = 16;

@@ -11,8 +11,9 @@ import { createRequire } from 'node:module';
  *   on CPUs with AVX-512 or AVX2 + FMA, and the filter layouts of the NCHWc convs (nhwc-conv.ts).
  *   `LVIT_NATIVE_CONV=0` keeps the ONNX formulations of both.
  * - batch-norm.node: training-mode batch norm (+ ReLU) forward and backward in two memory passes
- *   each (kernels/batch-norm-train.ts). Training uses them only with `LVIT_NATIVE_BN=1` (see
- *   `setFusedBatchNorm` there).
+ *   each (kernels/batch-norm-train.ts), between the ORT graphs; only with `LVIT_NATIVE_BN=1` where
+ *   ort-run.node (whose custom ops run the same passes inside the graph) is missing
+ *   (`fusedBatchNormWanted` there). `LVIT_NATIVE_BN=0` switches both off.
  * - memory.node: an array's address modulo a power of two, so the buffer pool hands ORT 64-byte
  *   aligned arrays (buffer-pool.ts). `LVIT_NATIVE_ALIGN=0` keeps V8's 16-byte alignment.
  * - ort-run.node: cpu sessions through onnxruntime's C API, outputs written into the engine's arrays
