@@ -63,7 +63,9 @@ export function printReport(reports: BackendReport[], opts: Options): void {
       }
       for (const s of r.steps.filter((x) => x.topKernels)) {
         out.push(`  top kernels, ${s.model} (${s.config}): ${s.topKernels!.map((k) => `${k.kernel} ${(100 * k.share).toFixed(1)}%`).join(', ')}`);
-        if (s.sessionOutputMB !== undefined) out.push(`    ORT session outputs: ${s.sessionOutputMB.toFixed(0)} MB a step (onnxruntime-node copies each once more: ~0.3 ms/MB on the Xeon VM)`);
+        if (s.sessionOutputMB !== undefined) {
+          out.push(`    ORT session outputs: ${s.sessionOutputMB.toFixed(0)} MB a step, ${(s.sessionOutputCopiedMB ?? 0).toFixed(0)} MB of them copied once more (onnxruntime-node's binding copies every output: ~0.3 ms/MB on the Xeon VM)`);
+        }
       }
     }
     out.push(...torchReportLines(r));

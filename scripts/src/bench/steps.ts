@@ -29,8 +29,9 @@ export interface StepResult {
   effectiveGflops: number;
   contention: Contention;
   topKernels?: { kernel: string; ms: number; share: number }[];
-  /** MB of ORT session outputs in the profiled step (onnxruntime engine: each is copied once more by onnxruntime-node). */
+  /** MB of ORT session outputs in the profiled step, and how many of them were copied once more (onnxruntime engine). */
   sessionOutputMB?: number;
+  sessionOutputCopiedMB?: number;
   /** Peak memory of the child process that ran this step (full-size runs only). */
   memory?: MemoryPeak;
 }
@@ -62,6 +63,7 @@ export interface ProfileResult {
   forwardGflop: number;
   topKernels?: StepResult['topKernels'];
   sessionOutputMB?: number;
+  sessionOutputCopiedMB?: number;
 }
 
 export async function profileForward(target: StepTarget, withStep: boolean): Promise<ProfileResult> {
@@ -76,6 +78,7 @@ export async function profileForward(target: StepTarget, withStep: boolean): Pro
       const total = program.byKernel.reduce((a, r) => a + r.ms, 0);
       result.topKernels = program.byKernel.slice(0, 10).map((r) => ({ kernel: r.name, ms: r.ms, share: r.ms / total }));
       result.sessionOutputMB = program.outputMB;
+      result.sessionOutputCopiedMB = program.copiedMB;
       return result;
     }
     const prof = await tf.profile(async () => {
@@ -129,6 +132,7 @@ export async function runStep(make: () => StepTarget, opts: Options, log: (m: st
       contention: meter.finish(),
       topKernels: profile.topKernels,
       sessionOutputMB: profile.sessionOutputMB,
+      sessionOutputCopiedMB: profile.sessionOutputCopiedMB,
     };
   } finally {
     target.dispose();

@@ -226,8 +226,10 @@ describe('profileRecordedStep', () => {
       // The step's session outputs, as an unprofiled step of the same structure returns them.
       const before = sessionOutputBytes();
       s.step();
+      const after = sessionOutputBytes();
       expect(profile!.outputMB).toBeGreaterThan(0);
-      expect(profile!.outputMB).toBeCloseTo((sessionOutputBytes() - before) / 2 ** 20, 9);
+      expect(profile!.outputMB).toBeCloseTo((after.returned - before.returned) / 2 ** 20, 9);
+      expect(profile!.copiedMB).toBeCloseTo((after.copied - before.copied) / 2 ** 20, 9);
       backend.setDeferred(false);
       expect(await profileRecordedStep(() => s.step())).toBeNull();
     } finally {

@@ -2,6 +2,8 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from './onnx-graph.js';
 import { listOrtBackends, loadOrtBinding, OrtSession } from './ort-binding.js';
+import { skipOutsideCi } from '../../io/prerequisite.js';
+import { nativeOrtRun, nativeOrtRunStatus, setNativeOrtRun } from './native.js';
 import { sessionOutputBytes } from './stats.js';
 
 /**
@@ -55,16 +57,28 @@ describe('onnxruntime-node internal binding', () => {
 });
 
 describe('sessionOutputBytes', () => {
-  it('counts the bytes of every output a session returns, preallocated or not', () => {
+  const outputsOfOneRun = (direct: boolean) => {
+    const was = setNativeOrtRun(direct);
     const g = new GraphBuilder();
     const x = g.input('float32', [2, 3]);
     g.output(g.op('Neg', [x]), 'float32');
     g.output(g.op('ReduceSum', [x], { keepdims: { i: 0 } }), 'float32', []);
     const s = new OrtSession(g.toBytes(), opts, g.numOutputs, [undefined, []]);
+    setNativeOrtRun(was);
     const before = sessionOutputBytes();
     s.run({ i0: { dims: [2, 3], type: 'float32', location: 'cpu', data: new Float32Array(6) } });
-    expect(sessionOutputBytes() - before).toBe(4 * (6 + 1));
+    const after = sessionOutputBytes();
     s.dispose();
+    return { returned: after.returned - before.returned, copied: after.copied - before.copied };
+  };
+
+  it("counts the bytes of every output a session returns, all of them copied through onnxruntime-node's binding", () => {
+    expect(outputsOfOneRun(false)).toEqual({ returned: 4 * (6 + 1), copied: 4 * (6 + 1) });
+  });
+
+  const noRunner = skipOutsideCi('ort-binding.test.ts', nativeOrtRun() ? null : `the direct graph runner is not in use (${nativeOrtRunStatus()})`);
+  it.skipIf(noRunner)('counts none of the preallocated outputs as copied where the direct runner runs the session', () => {
+    expect(outputsOfOneRun(true)).toEqual({ returned: 4 * (6 + 1), copied: 0 });
   });
 });
 

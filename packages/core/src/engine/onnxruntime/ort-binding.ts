@@ -183,7 +183,9 @@ export class OrtSession {
    */
   run(feeds: Record<string, OrtFeed | OrtGpuFeed>, alloc: (ctor: TypedArrayCtor, length: number) => OrtFeed['data'] = (c, n) => new c(n)): OrtResult[] {
     const results = this.outputs ? this.runInto(this.outputs, feeds, alloc) : this.runAllocated(feeds);
-    recordSessionOutputs(results.reduce((a, r) => a + (r.data?.byteLength ?? 0), 0));
+    const bytes = results.reduce((a, r) => a + (r.data?.byteLength ?? 0), 0);
+    // The direct runner copies only what ORT allocated itself; the binding copies every output.
+    recordSessionOutputs(bytes, this.native instanceof DirectSession && this.outputs ? 0 : bytes);
     return results;
   }
 

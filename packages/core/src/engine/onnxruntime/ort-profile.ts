@@ -18,8 +18,10 @@ export interface ProgramProfile {
   runMs: number;
   byKernel: ProfileRow[];
   byOp: ProfileRow[];
-  /** MB the step's sessions returned as outputs (`recordSessionOutputs`: the binding, where it runs them, copies each once more); set by `profileRecordedStep`. */
+  /** MB the step's sessions returned as outputs (`recordSessionOutputs`); set by `profileRecordedStep`. */
   outputMB?: number;
+  /** Of those, MB copied once more on the way back (all of them where onnxruntime-node's binding runs the sessions). */
+  copiedMB?: number;
 }
 
 export interface ProfileRow {
@@ -88,8 +90,10 @@ export async function profileRecordedStep(step: () => unknown): Promise<ProgramP
     } finally {
       files = backend.endProgramProfiling();
     }
-    const outputMB = (sessionOutputBytes() - bytesBefore) / 2 ** 20;
-    return { ...withNativeKernels(mergeProfiles(files.map(summarizeOrtProfile)), nativeBefore, nativeRows()), outputMB };
+    const bytesAfter = sessionOutputBytes();
+    const outputMB = (bytesAfter.returned - bytesBefore.returned) / 2 ** 20;
+    const copiedMB = (bytesAfter.copied - bytesBefore.copied) / 2 ** 20;
+    return { ...withNativeKernels(mergeProfiles(files.map(summarizeOrtProfile)), nativeBefore, nativeRows()), outputMB, copiedMB };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -41,23 +41,27 @@ export function onnxruntimeStats(): KernelStat[] {
 export function resetOnnxruntimeStats(): void {
   table.clear();
   outputBytes = 0;
+  copiedBytes = 0;
 }
 
 let outputBytes = 0;
+let copiedBytes = 0;
 
 /**
  * Bytes of the outputs ORT sessions returned so far (graph outputs, whichever kernel or program ran
- * them). onnxruntime-node 1.30's synchronous binding copies every output once more into a fresh
- * ArrayBuffer, even a preallocated one: ~0.3 ms per MB here, plus the garbage collections that
- * external memory starts (engine README, Measurements); sessions run through native/ort-run.cc
- * (ort-binding.ts's DirectSession) do not.
+ * them), and how many of them were copied once more on the way. onnxruntime-node 1.30's synchronous
+ * binding copies every output into a fresh ArrayBuffer, even a preallocated one: ~0.3 ms per MB
+ * here, plus the garbage collections that external memory starts (engine README, Measurements);
+ * sessions run through native/ort-run.cc (ort-binding.ts's DirectSession) copy only outputs they
+ * could not preallocate.
  */
-export function recordSessionOutputs(bytes: number): void {
+export function recordSessionOutputs(bytes: number, copied: number): void {
   outputBytes += bytes;
+  copiedBytes += copied;
 }
 
-export function sessionOutputBytes(): number {
-  return outputBytes;
+export function sessionOutputBytes(): { returned: number; copied: number } {
+  return { returned: outputBytes, copied: copiedBytes };
 }
 
 export const DEFERRED_RUN = '(deferred graph run)';
