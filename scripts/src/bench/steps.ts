@@ -59,12 +59,8 @@ export function kernelMacs(k: { name: string; inputShapes: number[][]; outputSha
   }
 }
 
-export interface ProfileResult {
-  forwardGflop: number;
-  topKernels?: StepResult['topKernels'];
-  sessionOutputMB?: number;
-  sessionOutputCopiedMB?: number;
-}
+/** What profiling a target adds to its StepResult. */
+export type ProfileResult = Pick<StepResult, 'forwardGflop' | 'topKernels' | 'sessionOutputMB' | 'sessionOutputCopiedMB'>;
 
 export async function profileForward(target: StepTarget, withStep: boolean): Promise<ProfileResult> {
   const fwd = await tf.profile(() => target.forward());
@@ -122,7 +118,7 @@ export async function runStep(make: () => StepTarget, opts: Options, log: (m: st
       model: target.model,
       config: target.config,
       params: target.params,
-      forwardGflop: profile.forwardGflop,
+      ...profile,
       warmups: target.warmups,
       stats,
       firstStepMs,
@@ -130,9 +126,6 @@ export async function runStep(make: () => StepTarget, opts: Options, log: (m: st
       tensors: { before: tensorsBefore, after: tf.memory().numTensors },
       effectiveGflops: (3 * profile.forwardGflop) / (stats.medianMs / 1000),
       contention: meter.finish(),
-      topKernels: profile.topKernels,
-      sessionOutputMB: profile.sessionOutputMB,
-      sessionOutputCopiedMB: profile.sessionOutputCopiedMB,
     };
   } finally {
     target.dispose();
